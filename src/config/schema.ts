@@ -1,0 +1,225 @@
+// The config file schema (YAML shape, camelCase keys as in the docs) and its transformation into
+// the normalized model in types.ts. One schema holds every default; validation happens once.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import type { Config, ForwardConfig, CacheConfig, ServerBlockConfig, UpstreamAddress } from './types.js';
+import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './values.js';
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const parsed = parseDuration(value);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.error, input: value });
+    return z.NEVER;
+  }
+  return parsed.value;
+});
+
+const positiveInt = z.number().int().min(1);
+const nonNegativeInt = z.number().int().min(0);
+const port = z.number().int().min(0).max(65535);
+
+const zoneName = z.string().transform((value, ctx) => {
+  const parsed = normalizeZone(value);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.error, input: value });
+    return z.NEVER;
+  }
+  return parsed.value;
+});
+
+const ipAddress = z.string().refine((v) => isIP(v) !== 0, { message: 'must be an IPv4 or IPv6 address' });
+
+const listenAddress = (defaultPort: number) =>
+  z.string().transform((value, ctx) => {
+    const parsed = parseHostPort(value, defaultPort);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.error, input: value });
+      return z.NEVER;
+    }
+    return parsed.value;
+  });
+
+const upstreamList = z
+  .array(z.string())
+  .min(1)
+  .max(15) // CoreDNS's limit
+  .transform((values, ctx) => {
+    const out: UpstreamAddress[] = [];
+    values.forEach((value, index) => {
+      const parsed = parseUpstream(value);
+      if (parsed.ok) out.push(...parsed.value);
+      else ctx.addIssue({ code: 'custom', message: parsed.error, input: value, path: [index] });
+    });
+    return out;
+  });
+
+const cacheStore = (defaults: { capacity: number; maxTTL: number; minTTL: number }) =>
+  z
+    .strictObject({
+      capacity: positiveInt.default(defaults.capacity),
+      maxTTL: positiveInt.default(defaults.maxTTL),
+      minTTL: nonNegativeInt.default(defaults.minTTL),
+    })
+    .default(defaults)
+    .transform((s) => ({ capacity: s.capacity, maxTtlSeconds: s.maxTTL, minTtlSeconds: Math.min(s.minTTL, s.maxTTL) }));
+
+// Defaults follow CoreDNS's cache plugin: 9984 entries (its 256-shard rounding of 10000),
+// success TTL cap 3600 s, denial 1800 s, both floored at 5 s.
+const cacheSchema = z
+  .strictObject({
+    success: cacheStore({ capacity: 9984, maxTTL: 3600, minTTL: 5 }),
+    denial: cacheStore({ capacity: 9984, maxTTL: 1800, minTTL: 5 }),
+    prefetch: z
+      .strictObject({
+        amount: nonNegativeInt.default(1),
+        duration: duration.default(60_000),
+        percentage: z.number().int().min(10).max(90).default(10),
+      })
+      .nullable()
+      .default(null),
+    serveStale: z
+      .strictObject({ duration: duration.default(3_600_000), mode: z.enum(['immediate', 'verify']).default('immediate') })
+      .nullable()
+      .default(null),
+    servfail: duration.default(5000).refine((ms) => ms <= 300_000, { message: 'must be at most 5m' }),
+  })
+  .transform(
+    (c): CacheConfig => ({
+      success: c.success,
+      denial: c.denial,
+      prefetch: c.prefetch && { amount: c.prefetch.amount, durationMs: c.prefetch.duration, percentage: c.prefetch.percentage },
+      serveStale: c.serveStale && { durationMs: c.serveStale.duration, mode: c.serveStale.mode },
+      servfailTtlSeconds: Math.floor(c.servfail / 1000),
+    }),
+  );
+
+// Defaults follow CoreDNS's forward plugin (5 s deadline, 2 s per attempt, 10 s expire, 0.5 s
+// health checks, max_fails 2) except maxConcurrent, which CoreDNS leaves unlimited: an unbounded
+// backlog is how node-cache grows to gigabytes when kube-dns is slow.
+const forwardSchema = z
+  .strictObject({
+    to: upstreamList,
+    forceTCP: z.boolean().default(false),
+    preferUDP: z.boolean().default(false),
+    policy: z.enum(['random', 'round_robin', 'sequential']).default('random'),
+    maxConcurrent: nonNegativeInt.default(1000),
+    maxFails: nonNegativeInt.default(2),
+    healthCheck: duration.default(500),
+    expire: duration.default(10_000),
+    timeout: duration.default(5000).refine((ms) => ms > 0, { message: 'must be > 0' }),
+    attemptTimeout: duration.default(2000).refine((ms) => ms > 0, { message: 'must be > 0' }),
+    maxConnections: positiveInt.max(64).default(4),
+    except: z.array(zoneName).default([]),
+  })
+  .transform(
+    (f): ForwardConfig => ({
+      to: f.to,
+      forceTcp: f.forceTCP,
+      preferUdp: f.preferUDP && !f.forceTCP, // force_tcp wins, as in CoreDNS
+      policy: f.policy,
+      maxConcurrent: f.maxConcurrent,
+      maxFails: f.maxFails,
+      healthCheckMs: f.healthCheck,
+      expireMs: f.expire,
+      timeoutMs: f.timeout,
+      attemptTimeoutMs: Math.min(f.attemptTimeout, f.timeout),
+      maxConnectionsPerUpstream: f.maxConnections,
+      except: f.except,
+    }),
+  );
+
+const serverBlockSchema = z
+  .strictObject({
+    zones: z.array(zoneName).min(1).default(['.']),
+    bind: z.array(ipAddress).min(1).default(['127.0.0.1']),
+    port: port.default(53),
+    cache: cacheSchema.nullable().default(null),
+    forward: forwardSchema.nullable().default(null),
+    log: z
+      .union([z.boolean(), z.strictObject({ sampleRate: z.number().min(0).max(1).default(1) })])
+      .default(false)
+      .transform((l) => (l === false ? null : l === true ? { sampleRate: 1 } : l)),
+    loop: z.boolean().default(false),
+  })
+  .transform((b): ServerBlockConfig => ({ zones: b.zones, bind: b.bind, port: b.port, cache: b.cache, forward: b.forward, log: b.log, loopDetect: b.loop }));
+
+const nodeSchema = z.strictObject({
+  localIPs: z.array(ipAddress).min(1),
+  setupInterface: z.boolean().default(true),
+  setupIptables: z.boolean().default(true),
+  interfaceName: z.string().min(1).max(15).default('nodelocaldns'),
+  syncInterval: duration.default(60_000),
+  skipTeardown: z.boolean().default(false),
+  dnsPort: port.default(53),
+  healthPort: port.default(8080),
+});
+
+export const configSchema = z
+  .strictObject({
+    servers: z.array(serverBlockSchema).min(1),
+    health: z
+      .strictObject({ listen: listenAddress(8080).nullable().default(null), lameduck: duration.default(0) })
+      .default({ listen: null, lameduck: 0 }),
+    metrics: z.strictObject({ listen: listenAddress(9253).nullable().default(null) }).default({ listen: null }),
+    log: z
+      .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .default({ level: 'info' }),
+    tcp: z
+      .strictObject({
+        idleTimeout: duration.default(10_000),
+        maxConnections: positiveInt.default(1000),
+        maxQueriesInFlightPerConnection: positiveInt.default(100),
+      })
+      .default({ idleTimeout: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 100 }),
+    udp: z
+      .strictObject({ receiveBuffer: positiveInt.default(8 << 20), sendBuffer: positiveInt.default(8 << 20) })
+      .default({ receiveBuffer: 8 << 20, sendBuffer: 8 << 20 }),
+    workers: positiveInt.max(64).default(1),
+    reload: z.strictObject({ interval: duration.default(0) }).default({ interval: 0 }),
+    node: nodeSchema.nullable().default(null),
+  })
+  .superRefine((c, ctx) => {
+    // Two blocks may share a listener only if they serve different zones (CoreDNS rule).
+    const seen = new Map<string, number>();
+    c.servers.forEach((block, index) => {
+      for (const addr of block.bind) {
+        for (const zone of block.zones) {
+          const key = `${addr}|${block.port}|${zone}`;
+          const previous = seen.get(key);
+          if (previous !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['servers', index, 'zones'],
+              message: `zone ${zone} on ${addr}:${block.port} is already served by servers[${previous}]`,
+            });
+          }
+          seen.set(key, index);
+        }
+      }
+    });
+  })
+  .transform(
+    (c): Config => ({
+      servers: c.servers,
+      health: { listen: c.health.listen, lameduckMs: c.health.lameduck },
+      metrics: { listen: c.metrics.listen },
+      log: c.log,
+      tcp: { idleTimeoutMs: c.tcp.idleTimeout, maxConnections: c.tcp.maxConnections, maxQueriesInFlightPerConnection: c.tcp.maxQueriesInFlightPerConnection },
+      udp: { receiveBufferBytes: c.udp.receiveBuffer, sendBufferBytes: c.udp.sendBuffer },
+      workers: c.workers,
+      reload: { intervalMs: c.reload.interval },
+      node: c.node && {
+        localIps: c.node.localIPs,
+        setupInterface: c.node.setupInterface,
+        setupIptables: c.node.setupIptables,
+        interfaceName: c.node.interfaceName,
+        syncIntervalMs: c.node.syncInterval,
+        skipTeardown: c.node.skipTeardown,
+        dnsPort: c.node.dnsPort,
+        healthPort: c.node.healthPort,
+      },
+    }),
+  );
+
+/** The raw, YAML-shaped config (what a file or the Corefile converter produces). */
+export type RawConfig = z.input<typeof configSchema>;

@@ -1,0 +1,100 @@
+// The validated, normalized configuration model. Every input format (YAML, Corefile, node-cache
+// flags and templates) ends up here; runtime modules trust it and never re-check it.
+// Durations are milliseconds, TTLs are seconds, names are lower-case FQDNs with a trailing dot.
+
+export type ForwardPolicy = 'random' | 'round_robin' | 'sequential';
+
+/** One upstream server. `label` is `ip:port`, the `to` label in CoreDNS's proxy metrics. */
+export interface UpstreamAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+  readonly label: string;
+}
+
+/** One store of the cache (success or denial). */
+export interface CacheStoreConfig {
+  readonly capacity: number; // entries
+  readonly maxTtlSeconds: number; // cap on the stored TTL
+  readonly minTtlSeconds: number; // floor on the stored TTL
+}
+
+/** CoreDNS `prefetch AMOUNT [DURATION] [PERCENTAGE%]`. */
+export interface PrefetchConfig {
+  readonly amount: number; // hits needed, each within `durationMs` of the previous one
+  readonly durationMs: number;
+  readonly percentage: number; // refresh when remaining TTL <= percentage% of the original
+}
+
+/** CoreDNS `serve_stale [DURATION] [immediate|verify]`. */
+export interface ServeStaleConfig {
+  readonly durationMs: number; // how long past expiry an entry may still be served (TTL 0)
+  readonly mode: 'immediate' | 'verify';
+}
+
+export interface CacheConfig {
+  readonly success: CacheStoreConfig;
+  readonly denial: CacheStoreConfig;
+  readonly prefetch: PrefetchConfig | null;
+  readonly serveStale: ServeStaleConfig | null;
+  readonly servfailTtlSeconds: number; // upstream SERVFAIL kept this long in the denial store; 0 = never
+}
+
+export interface ForwardConfig {
+  readonly to: readonly UpstreamAddress[];
+  readonly forceTcp: boolean;
+  readonly preferUdp: boolean;
+  readonly policy: ForwardPolicy;
+  readonly maxConcurrent: number; // in-flight upstream exchanges; 0 = unlimited
+  readonly maxFails: number; // consecutive failures before an upstream is down; 0 = never down
+  readonly healthCheckMs: number; // probe interval while an upstream is failing
+  readonly expireMs: number; // idle pooled connections are closed after this
+  readonly timeoutMs: number; // whole-query deadline
+  readonly attemptTimeoutMs: number; // one try against one upstream
+  readonly maxConnectionsPerUpstream: number; // pooled TCP connections (pipelined)
+  readonly except: readonly string[]; // names under these zones are not forwarded (REFUSED)
+}
+
+export interface QueryLogConfig {
+  readonly sampleRate: number; // 0..1; 1 logs every query
+}
+
+/** One Corefile server block: zones, where it listens, its cache and forwarder. */
+export interface ServerBlockConfig {
+  readonly zones: readonly string[];
+  readonly bind: readonly string[];
+  readonly port: number;
+  readonly cache: CacheConfig | null;
+  readonly forward: ForwardConfig | null;
+  readonly log: QueryLogConfig | null;
+  readonly loopDetect: boolean;
+}
+
+export interface HostPort {
+  readonly host: string; // '' or '0.0.0.0' or '::' means all addresses
+  readonly port: number;
+}
+
+/** node-cache's node setup: link-local interface and NOTRACK rules. */
+export interface NodeSetupConfig {
+  readonly localIps: readonly string[];
+  readonly setupInterface: boolean;
+  readonly setupIptables: boolean;
+  readonly interfaceName: string;
+  readonly syncIntervalMs: number;
+  readonly skipTeardown: boolean;
+  readonly dnsPort: number; // port the iptables rules match
+  readonly healthPort: number; // port of the ACCEPT rules for the health listener
+}
+
+export interface Config {
+  readonly servers: readonly ServerBlockConfig[];
+  readonly health: { readonly listen: HostPort | null; readonly lameduckMs: number };
+  readonly metrics: { readonly listen: HostPort | null };
+  readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+  readonly tcp: { readonly idleTimeoutMs: number; readonly maxConnections: number; readonly maxQueriesInFlightPerConnection: number };
+  readonly udp: { readonly receiveBufferBytes: number; readonly sendBufferBytes: number };
+  readonly workers: number; // processes serving queries; 1 = no cluster
+  readonly reload: { readonly intervalMs: number }; // 0 = only on file events and SIGUSR1
+  readonly node: NodeSetupConfig | null;
+}
