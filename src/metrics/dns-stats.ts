@@ -1,0 +1,98 @@
+// Per-query counters for the coredns_dns_* metrics, kept in typed arrays so the hot path only
+// increments numbers; metrics/registry.ts turns them into Prometheus series at scrape time.
+// Buckets and label values follow CoreDNS 1.13 (plugin/metrics/vars).
+
+/** CoreDNS's fixed list for the `type` label; anything else is "other". */
+export const QTYPE_LABELS = ['A', 'AAAA', 'CNAME', 'DNSKEY', 'DS', 'MX', 'NSEC3', 'NSEC', 'NS', 'PTR', 'RRSIG', 'SOA', 'SRV', 'TXT', 'HTTPS', 'IXFR', 'AXFR', 'ANY', 'other'] as const;
+const QTYPE_CODES: Record<string, number> = { A: 1, AAAA: 28, CNAME: 5, DNSKEY: 48, DS: 43, MX: 15, NSEC3: 50, NSEC: 47, NS: 2, PTR: 12, RRSIG: 46, SOA: 6, SRV: 33, TXT: 16, HTTPS: 65, IXFR: 251, AXFR: 252, ANY: 255 };
+const OTHER_TYPE = QTYPE_LABELS.length - 1;
+const TYPE_INDEX = new Uint8Array(65536).fill(OTHER_TYPE);
+QTYPE_LABELS.forEach((label, i) => {
+  if (label !== 'other') TYPE_INDEX[QTYPE_CODES[label]] = i;
+});
+export const qtypeIndex = (qtype: number): number => TYPE_INDEX[qtype & 0xffff];
+
+/** RCODE names as miekg/dns prints them (index = rcode value). */
+export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE', '11', '12', '13', '14', '15', 'BADSIG', 'BADKEY', 'BADTIME', 'BADMODE', 'BADNAME', 'BADALG', 'BADTRUNC', 'BADCOOKIE'];
+export const RCODE_SLOTS = 24;
+
+/** Who wrote the reply: "cache" for everything the cache+forward chain answered, "" for server-written errors. */
+export const PLUGIN_LABELS = ['cache', ''] as const;
+export const PLUGIN_CACHE = 0;
+export const PLUGIN_NONE = 1;
+
+export const PROTO_LABELS = ['udp', 'tcp'] as const;
+export const PROTO_UDP = 0;
+export const PROTO_TCP = 1;
+export const FAMILY_LABELS = ['1', '2'] as const; // CoreDNS: 1 = IPv4, 2 = IPv6
+
+// plugin.TimeBuckets: 0.00025 doubling, 16 buckets.
+export const DURATION_BUCKETS = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i);
+export const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16000, 32000, 48000, 64000];
+
+/** A classic histogram: per-bucket (non-cumulative) counts plus +Inf slot, and the sum. */
+export class HistogramCounts {
+  readonly counts: Float64Array;
+  sum = 0;
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+  observe(value: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && value > b[i]) i++;
+    this.counts[i]++;
+    this.sum += value;
+  }
+  get count(): number {
+    let n = 0;
+    for (let i = 0; i < this.counts.length; i++) n += this.counts[i];
+    return n;
+  }
+}
+
+/** Counters for one (server, zone) pair: `server` = dns://IP:port, `zone` = "cluster.local." or "dropped". */
+export class ZoneStats {
+  /** requests[(proto * 2 + family) * types + type] */
+  readonly requests = new Float64Array(2 * 2 * QTYPE_LABELS.length);
+  /** responses[rcode * 2 + plugin] */
+  readonly responses = new Float64Array(RCODE_SLOTS * 2);
+  doRequests = 0;
+  readonly duration = new HistogramCounts(DURATION_BUCKETS);
+  readonly requestSize = [new HistogramCounts(SIZE_BUCKETS), new HistogramCounts(SIZE_BUCKETS)];
+  readonly responseSize = [new HistogramCounts(SIZE_BUCKETS), new HistogramCounts(SIZE_BUCKETS)];
+
+  constructor(readonly server: string, readonly zone: string) {}
+
+  onRequest(proto: number, family: number, qtype: number, size: number, dnssecOk: boolean): void {
+    this.requests[(proto * 2 + family) * QTYPE_LABELS.length + TYPE_INDEX[qtype & 0xffff]]++;
+    if (dnssecOk) this.doRequests++;
+    this.requestSize[proto].observe(size);
+  }
+
+  onResponse(proto: number, rcode: number, plugin: number, size: number, seconds: number): void {
+    this.responses[(rcode < RCODE_SLOTS ? rcode : 0) * 2 + plugin]++;
+    this.responseSize[proto].observe(size);
+    this.duration.observe(seconds);
+  }
+}
+
+/** All ZoneStats of the process, created lazily; survives reloads so counters never go backwards. */
+export class DnsStats {
+  private readonly byKey = new Map<string, ZoneStats>();
+  panics = 0;
+
+  zone(server: string, zone: string): ZoneStats {
+    const key = `${server}|${zone}`;
+    let stats = this.byKey.get(key);
+    if (!stats) {
+      stats = new ZoneStats(server, zone);
+      this.byKey.set(key, stats);
+    }
+    return stats;
+  }
+
+  all(): IterableIterator<ZoneStats> {
+    return this.byKey.values();
+  }
+}
