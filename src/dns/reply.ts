@@ -1,0 +1,262 @@
+// Reads upstream replies (one walk over the records: rcode, flags, TTL field offsets, minimum TTL,
+// SOA negative TTL, OPT position) and writes replies for clients: cached/forwarded replies patched
+// with the client's ID, question bytes and TTLs, truncated to the client's size, and the error
+// replies the server itself writes. Pure: bytes in, bytes out.
+import { skipName } from './query.js';
+import type { ParsedQuery } from './query.js';
+import { EDNS_DO_BIT, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MAX_TCP_MESSAGE, OUR_EDNS_PAYLOAD, TYPE } from './constants.js';
+
+/** What one walk over an upstream reply found. */
+export interface ReplyAnalysis {
+  readonly rcode: number;
+  readonly truncated: boolean;
+  readonly answerCount: number;
+  readonly hasSoa: boolean; // SOA in the authority section
+  readonly hasNs: boolean; // NS in the authority section (referral)
+  readonly minTtl: number; // over all RRs except OPT; 0xffffffff when there are none
+  readonly soaNegativeTtl: number; // RFC 2308 §5: min(SOA TTL, SOA MINIMUM); -1 without SOA
+  readonly ttlOffsets: Uint16Array; // offsets of every TTL field except OPT's
+  readonly optStart: number; // offset of the OPT RR, or -1
+  readonly optIsLast: boolean;
+}
+
+const readU16 = (m: Uint8Array, o: number): number => (m[o] << 8) | m[o + 1];
+const readU32 = (m: Uint8Array, o: number): number => ((m[o] << 24) | (m[o + 1] << 16) | (m[o + 2] << 8) | m[o + 3]) >>> 0;
+
+/** Walks the reply once; returns undefined when it is malformed. */
+export function analyzeReply(msg: Uint8Array): ReplyAnalysis | undefined {
+  if (msg.length < HEADER_SIZE) return undefined;
+  const qdcount = readU16(msg, 4);
+  const counts = [readU16(msg, 6), readU16(msg, 8), readU16(msg, 10)];
+  let pos = HEADER_SIZE;
+  for (let i = 0; i < qdcount; i++) {
+    pos = skipName(msg, pos);
+    if (pos < 0 || pos + 4 > msg.length) return undefined;
+    pos += 4;
+  }
+  const offsets: number[] = [];
+  let minTtl = 0xffffffff;
+  let soaNegativeTtl = -1;
+  let hasSoa = false;
+  let hasNs = false;
+  let optStart = -1;
+  let optIsLast = false;
+  for (let section = 0; section < 3; section++) {
+    for (let i = 0; i < counts[section]; i++) {
+      const start = pos;
+      const afterName = skipName(msg, pos);
+      if (afterName < 0 || afterName + 10 > msg.length) return undefined;
+      const type = readU16(msg, afterName);
+      const rdlength = readU16(msg, afterName + 8);
+      const next = afterName + 10 + rdlength;
+      if (next > msg.length) return undefined;
+      if (type === TYPE.OPT) {
+        optStart = start;
+        optIsLast = next === msg.length && section === 2 && i === counts[2] - 1;
+      } else {
+        const ttl = readU32(msg, afterName + 4);
+        offsets.push(afterName + 4);
+        if (ttl < minTtl) minTtl = ttl;
+        if (section === 1 && type === TYPE.SOA) {
+          hasSoa = true;
+          if (rdlength >= 20) {
+            const minimum = readU32(msg, next - 4);
+            soaNegativeTtl = Math.min(ttl, minimum);
+          }
+        }
+        if (section === 1 && type === TYPE.NS) hasNs = true;
+      }
+      pos = next;
+    }
+  }
+  return {
+    rcode: msg[3] & 0x0f,
+    truncated: (msg[2] & FLAG_TC) !== 0,
+    answerCount: counts[0],
+    hasSoa,
+    hasNs,
+    minTtl,
+    soaNegativeTtl,
+    ttlOffsets: Uint16Array.from(offsets),
+    optStart,
+    optIsLast,
+  };
+}
+
+/**
+ * Checks that an upstream reply answers exactly the question we sent: QR set, one question, same
+ * name (case-insensitive), type and class. `sent` is our query; both questions start at byte 12.
+ */
+export function replyMatchesQuestion(reply: Uint8Array, sent: Uint8Array, sentQuestionEnd: number): boolean {
+  if (reply.length < sentQuestionEnd || !(reply[2] & FLAG_QR) || readU16(reply, 4) !== 1) return false;
+  for (let i = HEADER_SIZE; i < sentQuestionEnd; i++) {
+    let a = reply[i];
+    let b = sent[i];
+    if (a === b) continue;
+    if (a >= 0x41 && a <= 0x5a) a |= 0x20;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (a !== b) return false;
+  }
+  return true;
+}
+
+/** A reply template: wire bytes without OPT, ready to be patched for any client asking the same question. */
+export interface ReplyTemplate {
+  readonly wire: Buffer;
+  readonly ttlOffsets: Uint16Array;
+  readonly questionEnd: number;
+}
+
+/** Removes a trailing OPT RR (ours is rebuilt per client, as CoreDNS does). */
+export function toTemplate(reply: Buffer, analysis: ReplyAnalysis, questionEnd: number): ReplyTemplate {
+  if (analysis.optStart >= 0 && analysis.optIsLast) {
+    const wire = Buffer.from(reply.subarray(0, analysis.optStart));
+    const arcount = readU16(wire, 10) - 1;
+    wire[10] = arcount >> 8;
+    wire[11] = arcount & 0xff;
+    return { wire, ttlOffsets: analysis.ttlOffsets, questionEnd };
+  }
+  return { wire: Buffer.from(reply), ttlOffsets: analysis.ttlOffsets, questionEnd };
+}
+
+const OPT_RR_SIZE = 11;
+
+function writeOpt(out: Buffer, at: number, dnssecOk: boolean): void {
+  out[at] = 0; // root owner
+  out.writeUInt16BE(TYPE.OPT, at + 1);
+  out.writeUInt16BE(OUR_EDNS_PAYLOAD, at + 3);
+  out[at + 5] = 0; // extended rcode
+  out[at + 6] = 0; // version
+  out.writeUInt16BE(dnssecOk ? EDNS_DO_BIT : 0, at + 7);
+  out.writeUInt16BE(0, at + 9); // rdlength
+}
+
+/** The most a client can take: UDP 512 without EDNS, else its advertised size; TCP 65535. */
+export function clientLimit(query: ParsedQuery, tcp: boolean): number {
+  if (tcp) return MAX_TCP_MESSAGE;
+  return query.hasEdns ? Math.min(query.udpPayload, MAX_TCP_MESSAGE) : 512;
+}
+
+export interface RenderOptions {
+  readonly ttl: number; // TTL written into every RR; -1 leaves TTLs untouched
+  readonly authoritative: boolean; // set AA (CoreDNS does on cache hits)
+  readonly limit: number; // client size limit
+}
+
+/**
+ * Builds the reply for one client from a template: copy, client's ID and question bytes (case
+ * preserved), RD/CD from the client, TTLs patched, OPT rebuilt if the client sent one, and
+ * truncated with TC when larger than the client's limit.
+ */
+export function renderReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: ParsedQuery, opts: RenderOptions): Buffer {
+  const addOpt = query.hasEdns;
+  const size = tpl.wire.length + (addOpt ? OPT_RR_SIZE : 0);
+  if (size > opts.limit) return truncatedReply(tpl, clientMsg, query);
+  const out = Buffer.allocUnsafe(size);
+  tpl.wire.copy(out, 0);
+  out[0] = clientMsg[0];
+  out[1] = clientMsg[1];
+  // The client's question bytes (its 0x20 case) replace the stored ones; same length by key equality.
+  for (let i = HEADER_SIZE; i < query.questionEnd; i++) out[i] = clientMsg[i];
+  out[2] = (out[2] & ~FLAG_RD) | (query.flags2 & FLAG_RD) | (opts.authoritative ? FLAG_AA : 0);
+  // AD only for clients that asked for DNSSEC data (RFC 6840 §5.8), CD echoed.
+  let f3 = (out[3] & ~FLAG_CD) | (query.flags3 & FLAG_CD);
+  if (!query.dnssecOk && !(query.flags3 & FLAG_AD)) f3 &= ~FLAG_AD;
+  out[3] = f3;
+  if (opts.ttl >= 0) {
+    const offsets = tpl.ttlOffsets;
+    const t = opts.ttl >>> 0;
+    for (let i = 0; i < offsets.length; i++) {
+      const o = offsets[i];
+      out[o] = t >>> 24;
+      out[o + 1] = (t >>> 16) & 0xff;
+      out[o + 2] = (t >>> 8) & 0xff;
+      out[o + 3] = t & 0xff;
+    }
+  }
+  if (addOpt) {
+    writeOpt(out, tpl.wire.length, query.dnssecOk);
+    const arcount = readU16(out, 10) + 1;
+    out[10] = arcount >> 8;
+    out[11] = arcount & 0xff;
+  }
+  return out;
+}
+
+/** Header + question (+ OPT) with TC set: the client retries over TCP (RFC 7766 §5). */
+function truncatedReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: ParsedQuery): Buffer {
+  const qEnd = query.questionEnd;
+  const out = Buffer.allocUnsafe(qEnd + (query.hasEdns ? OPT_RR_SIZE : 0));
+  Buffer.from(clientMsg.buffer, clientMsg.byteOffset, qEnd).copy(out, 0);
+  out[2] = FLAG_QR | (query.flags2 & 0x79) | FLAG_TC; // opcode + RD from the client
+  out[3] = (tpl.wire[3] & (FLAG_RA | 0x0f)) | (query.flags3 & FLAG_CD);
+  out.writeUInt16BE(1, 4);
+  out.writeUInt32BE(0, 6);
+  out.writeUInt16BE(query.hasEdns ? 1 : 0, 10);
+  if (query.hasEdns) writeOpt(out, qEnd, query.dnssecOk);
+  return out;
+}
+
+/**
+ * An error reply the server writes itself (FORMERR, SERVFAIL, REFUSED, NOTIMP): the client's
+ * header and question (when it could be read), RA set, no records, OPT if the client sent one.
+ */
+export function errorReply(clientMsg: Uint8Array, rcode: number, questionEnd: number, query?: ParsedQuery): Buffer {
+  const qEnd = questionEnd >= HEADER_SIZE && questionEnd <= clientMsg.length ? questionEnd : HEADER_SIZE;
+  const withOpt = query?.hasEdns === true;
+  const out = Buffer.alloc(qEnd + (withOpt ? OPT_RR_SIZE : 0));
+  if (clientMsg.length >= HEADER_SIZE) Buffer.from(clientMsg.buffer, clientMsg.byteOffset, qEnd).copy(out, 0);
+  else Buffer.from(clientMsg.buffer, clientMsg.byteOffset, Math.min(2, clientMsg.length)).copy(out, 0);
+  out[2] = FLAG_QR | (out[2] & 0x79); // keep opcode and RD
+  out[3] = FLAG_RA | (out[3] & FLAG_CD) | (rcode & 0x0f);
+  out.writeUInt16BE(qEnd > HEADER_SIZE ? 1 : 0, 4);
+  out.writeUInt32BE(0, 6);
+  out.writeUInt16BE(withOpt ? 1 : 0, 10);
+  if (withOpt) writeOpt(out, qEnd, query!.dnssecOk);
+  return out;
+}
+
+/** Copies a query with a new ID (what we send upstream). */
+export function withId(msg: Uint8Array, id: number): Buffer {
+  const out = Buffer.allocUnsafe(msg.length);
+  out.set(msg);
+  out[0] = id >> 8;
+  out[1] = id & 0xff;
+  return out;
+}
+
+/** Builds a query from a cache key (lower-cased name + type + class + DO/CD flags), RD set. */
+export function queryFromKey(key: string, id: number): Buffer {
+  const flagsChar = key.charCodeAt(key.length - 1);
+  const dnssecOk = (flagsChar & 1) !== 0;
+  const checkingDisabled = (flagsChar & 2) !== 0;
+  const questionLength = key.length - 1; // qname + type + class
+  const out = Buffer.alloc(HEADER_SIZE + questionLength + OPT_RR_SIZE);
+  out.writeUInt16BE(id, 0);
+  out[2] = FLAG_RD;
+  out[3] = checkingDisabled ? FLAG_CD : 0;
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(1, 10);
+  out.write(key.slice(0, questionLength), HEADER_SIZE, 'latin1');
+  writeOpt(out, HEADER_SIZE + questionLength, dnssecOk);
+  return out;
+}
+
+/** Builds a simple query for NAME/TYPE (health probes, loop detection). */
+export function buildQuery(name: string, qtype: number, id: number, recursionDesired = true): Buffer {
+  const labels = name === '.' ? [] : name.replace(/\.$/, '').split('.');
+  const nameBytes = labels.reduce((n, l) => n + 1 + Buffer.byteLength(l, 'latin1'), 1);
+  const out = Buffer.alloc(HEADER_SIZE + nameBytes + 4);
+  out.writeUInt16BE(id, 0);
+  out[2] = recursionDesired ? FLAG_RD : 0;
+  out.writeUInt16BE(1, 4);
+  let pos = HEADER_SIZE;
+  for (const label of labels) {
+    out[pos++] = label.length;
+    pos += out.write(label, pos, 'latin1');
+  }
+  out[pos++] = 0;
+  out.writeUInt16BE(qtype, pos);
+  out.writeUInt16BE(1, pos + 2);
+  return out;
+}
