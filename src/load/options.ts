@@ -310,7 +310,7 @@ function collectHosts(
 }
 
 /** Validate a name as something that fits in a DNS question. */
-export function checkHostName(where: string, name: string): string {
+function checkHostName(where: string, name: string): string {
   if (name === '' || name === '.') throw new OptionError(`${where}: empty name`);
   if (/\s/.test(name)) throw new OptionError(`${where}: '${name}' contains whitespace`);
   // eslint-disable-next-line no-control-regex
