@@ -1,0 +1,93 @@
+// Forwards a query to the upstreams of one server block: transport choice (force_tcp, prefer_udp,
+// or the client's, with a TCP retry on TC), policy order, skipping upstreams that are down,
+// per-attempt timeout within a whole-query deadline, and the max_concurrent limit.
+// Returns the upstream's reply bytes (ID as we sent it) or a failure value; never throws.
+import type { ForwardConfig } from '../config/types.js';
+import type { Clock } from '../util/clock.js';
+import { FLAG_TC } from '../dns/constants.js';
+import { Upstream } from './upstream.js';
+import { UpstreamPolicy } from './policy.js';
+import { ForwardStats } from './stats.js';
+import { UpstreamError } from './errors.js';
+
+export type ForwardResult =
+  | { readonly ok: true; readonly reply: Buffer; readonly upstream: string }
+  | { readonly ok: false; readonly reason: 'max-concurrent' | 'all-failed'; readonly detail: string };
+
+/** Give up after this many rounds over the upstream list, even with time left (a fast-failing upstream must not spin). */
+const MAX_ROUNDS = 2;
+
+export class Forwarder {
+  readonly upstreams: readonly Upstream[];
+  readonly stats: ForwardStats;
+  private readonly policy: UpstreamPolicy<Upstream>;
+  private inflight = 0;
+
+  constructor(
+    readonly config: ForwardConfig,
+    private readonly clock: Clock,
+    udpBufferBytes: number,
+  ) {
+    this.upstreams = config.to.map((addr) => new Upstream(addr, config, clock, udpBufferBytes));
+    this.stats = new ForwardStats(this.upstreams.map((u) => u.stats));
+    this.policy = new UpstreamPolicy(config.policy, this.upstreams);
+  }
+
+  get inFlight(): number {
+    return this.inflight;
+  }
+
+  /** Sends `query` (the client's bytes; the ID is replaced per attempt). */
+  async forward(query: Buffer, questionEnd: number, clientUsedTcp: boolean): Promise<ForwardResult> {
+    if (this.config.maxConcurrent > 0 && this.inflight >= this.config.maxConcurrent) {
+      this.stats.maxConcurrentRejects++;
+      return { ok: false, reason: 'max-concurrent', detail: `more than ${this.config.maxConcurrent} queries in flight` };
+    }
+    this.inflight++;
+    try {
+      return await this.tryUpstreams(query, questionEnd, clientUsedTcp);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  private candidates(): Upstream[] {
+    const ordered = this.policy.order();
+    const healthy = ordered.filter((u) => !u.down);
+    if (healthy.length > 0) return healthy;
+    // Everything is down: CoreDNS counts this and tries one at random anyway.
+    this.stats.healthcheckBroken++;
+    return [ordered[Math.floor(Math.random() * ordered.length)]];
+  }
+
+  private async tryUpstreams(query: Buffer, questionEnd: number, clientUsedTcp: boolean): Promise<ForwardResult> {
+    const deadline = this.clock.nowMs() + this.config.timeoutMs;
+    const useTcp = this.config.forceTcp || (clientUsedTcp && !this.config.preferUdp);
+    let lastError = 'no upstream tried';
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      for (const upstream of this.candidates()) {
+        const remaining = deadline - this.clock.nowMs();
+        if (remaining <= 0) return { ok: false, reason: 'all-failed', detail: `deadline of ${this.config.timeoutMs} ms passed; last error: ${lastError}` };
+        const attemptMs = Math.min(this.config.attemptTimeoutMs, remaining);
+        try {
+          let reply = await upstream.exchange(query, questionEnd, useTcp, attemptMs);
+          if (!useTcp && reply[2] & FLAG_TC) {
+            // Truncated over UDP: ask again over TCP for the full answer (prefer_udp semantics).
+            const left = Math.max(1, Math.min(this.config.attemptTimeoutMs, deadline - this.clock.nowMs()));
+            reply = await upstream.exchange(query, questionEnd, true, left);
+          }
+          return { ok: true, reply, upstream: upstream.addr.label };
+        } catch (err) {
+          if (!(err instanceof UpstreamError)) throw err;
+          lastError = err.message;
+          upstream.noteFailure();
+        }
+      }
+    }
+    return { ok: false, reason: 'all-failed', detail: lastError };
+  }
+
+  close(): void {
+    for (const u of this.upstreams) u.close();
+  }
+}

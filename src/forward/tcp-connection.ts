@@ -1,0 +1,110 @@
+// One pipelined TCP connection to an upstream (RFC 7766 §6.2.1.1): many queries in flight, each
+// with its own ID; replies may come in any order and are matched by ID and question.
+import { Socket } from 'node:net';
+import { FrameReader, frame } from '../dns/tcp-framing.js';
+import { replyMatchesQuestion } from '../dns/reply.js';
+import { freshId } from './ids.js';
+import { UpstreamError } from './errors.js';
+import type { UpstreamAddress } from '../config/types.js';
+
+interface Pending {
+  readonly sent: Buffer;
+  readonly questionEnd: number;
+  readonly resolve: (reply: Buffer) => void;
+  readonly reject: (err: UpstreamError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class TcpConnection {
+  private readonly socket: Socket;
+  private readonly reader = new FrameReader();
+  private readonly pending = new Map<number, Pending>();
+  private readonly ready: Promise<void>;
+  private closedWith: UpstreamError | null = null;
+  lastUsedMs: number;
+  mismatched = 0; // replies dropped for a wrong ID or question
+
+  constructor(
+    private readonly addr: UpstreamAddress,
+    connectTimeoutMs: number,
+    nowMs: number,
+    private readonly onClose: (conn: TcpConnection) => void,
+  ) {
+    this.lastUsedMs = nowMs;
+    this.socket = new Socket();
+    this.socket.setNoDelay(true);
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new UpstreamError('connect', addr.label, 'connect timeout'));
+        this.destroy(new UpstreamError('connect', addr.label, 'connect timeout'));
+      }, connectTimeoutMs);
+      this.socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new UpstreamError('connect', addr.label, err.message));
+      });
+    });
+    this.ready.catch(() => {}); // observed by send()
+    this.socket.on('data', (chunk: Buffer) => this.reader.push(chunk, (msg) => this.onReply(msg)));
+    this.socket.on('error', (err) => this.destroy(new UpstreamError('closed', addr.label, err.message)));
+    this.socket.on('close', () => this.destroy(new UpstreamError('closed', addr.label, 'connection closed')));
+    this.socket.connect({ host: addr.host, port: addr.port });
+  }
+
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== null;
+  }
+
+  /** Sends `query` (ID is replaced) and resolves with the matching reply. */
+  async exchange(query: Buffer, questionEnd: number, timeoutMs: number, nowMs: number): Promise<Buffer> {
+    this.lastUsedMs = nowMs;
+    await this.ready;
+    if (this.closedWith) throw this.closedWith;
+    const id = freshId(this.pending);
+    if (id === undefined) throw new UpstreamError('busy', this.addr.label);
+    const sent = frame(query);
+    sent[2] = id >> 8;
+    sent[3] = id & 0xff;
+    return new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new UpstreamError('timeout', this.addr.label, `no reply in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { sent: sent.subarray(2), questionEnd, resolve, reject, timer });
+      this.socket.write(sent);
+    });
+  }
+
+  private onReply(msg: Buffer): void {
+    if (msg.length < 12) return;
+    const id = (msg[0] << 8) | msg[1];
+    const p = this.pending.get(id);
+    if (!p || !replyMatchesQuestion(msg, p.sent, p.questionEnd)) {
+      this.mismatched++; // late reply after a timeout, or a spoofing attempt: drop it
+      return;
+    }
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    p.resolve(msg);
+  }
+
+  /** Closes the connection; outstanding queries fail with `reason`. */
+  destroy(reason = new UpstreamError('closed', this.addr.label, 'closed by us')): void {
+    if (this.closedWith) return;
+    this.closedWith = reason;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(reason);
+    }
+    this.pending.clear();
+    this.socket.destroy();
+    this.onClose(this);
+  }
+}

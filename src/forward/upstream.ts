@@ -1,0 +1,88 @@
+// One upstream server: its transports (pooled TCP, UDP), health state and counters. After a
+// failed exchange a probe loop sends ". IN NS" every health-check interval until one gets any
+// reply (CoreDNS forward semantics); each failed probe counts, and more than maxFails consecutive
+// failures mark the upstream down, so queries skip it until a probe succeeds.
+import type { ForwardConfig, UpstreamAddress } from '../config/types.js';
+import type { Clock } from '../util/clock.js';
+import { buildQuery } from '../dns/reply.js';
+import { TYPE, HEADER_SIZE } from '../dns/constants.js';
+import { TcpPool } from './tcp-pool.js';
+import { UdpTransport } from './udp-transport.js';
+import { UpstreamStats } from './stats.js';
+import { UpstreamError } from './errors.js';
+
+const PROBE_TIMEOUT_MS = 1000;
+const ROOT_NS_PROBE = buildQuery('.', TYPE.NS, 0);
+const ROOT_NS_QUESTION_END = HEADER_SIZE + 1 + 4;
+
+export class Upstream {
+  readonly stats: UpstreamStats;
+  private readonly tcp: TcpPool;
+  private readonly udp: UdpTransport;
+  private fails = 0;
+  private probing: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    readonly addr: UpstreamAddress,
+    private readonly config: ForwardConfig,
+    private readonly clock: Clock,
+    udpBufferBytes: number,
+  ) {
+    this.stats = new UpstreamStats(addr.label);
+    this.tcp = new TcpPool(addr, config.maxConnectionsPerUpstream, config.expireMs, clock, this.stats);
+    this.udp = new UdpTransport(addr, udpBufferBytes);
+  }
+
+  /** Down when health checks are on and more than maxFails probes failed in a row. */
+  get down(): boolean {
+    return this.config.maxFails > 0 && this.fails > this.config.maxFails;
+  }
+
+  /** One attempt over the given transport. Observes the duration by rcode when a reply arrives. */
+  async exchange(query: Buffer, questionEnd: number, tcp: boolean, timeoutMs: number): Promise<Buffer> {
+    const started = this.clock.nowMs();
+    const reply = tcp ? await this.tcp.exchange(query, questionEnd, timeoutMs) : await this.udp.exchange(query, questionEnd, timeoutMs);
+    const rcode = reply[3] & 0x0f;
+    this.stats.durationByRcode[rcode].observe((this.clock.nowMs() - started) / 1000);
+    return reply;
+  }
+
+  /** Called after a failed exchange: start probing unless already probing or health checks are off. */
+  noteFailure(): void {
+    if (this.config.maxFails === 0 || this.probing || this.closed) return;
+    this.scheduleProbe(0);
+  }
+
+  private scheduleProbe(delayMs: number): void {
+    this.probing = setTimeout(() => void this.probe(), delayMs);
+    this.probing.unref();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.exchange(ROOT_NS_PROBE, ROOT_NS_QUESTION_END, this.config.forceTcp, PROBE_TIMEOUT_MS);
+      this.fails = 0; // any reply, even SERVFAIL or REFUSED, means the server is alive
+      this.probing = null;
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      this.fails++;
+      this.stats.healthcheckFailures++;
+      if (!this.closed) this.scheduleProbe(this.config.healthCheckMs);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.probing) clearTimeout(this.probing);
+    this.probing = null;
+    this.tcp.close();
+    this.udp.close();
+  }
+
+  /** For tests and debugging. */
+  get poolSize(): number {
+    return this.tcp.size;
+  }
+}
