@@ -1,0 +1,77 @@
+// The runtime of one server block: its cache, forwarder and coalescer, and the two operations the
+// pipeline needs from it: resolve a miss (coalesced, cached) and refresh an entry in the background.
+import type { ServerBlockConfig } from '../config/types.js';
+import type { Clock } from '../util/clock.js';
+import { ResponseCache } from '../cache/response-cache.js';
+import { Coalescer } from '../cache/coalescer.js';
+import { classifyReply } from '../cache/policy.js';
+import { Forwarder } from '../forward/forwarder.js';
+import { analyzeReply, queryFromKey, toTemplate, type ReplyTemplate } from '../dns/reply.js';
+import { HEADER_SIZE } from '../dns/constants.js';
+
+export type MissOutcome =
+  | { readonly ok: true; readonly template: ReplyTemplate; readonly ttlSeconds: number /* -1: leave TTLs */ }
+  | { readonly ok: false; readonly refused: boolean; readonly detail: string };
+
+export class BlockRuntime {
+  readonly coalescer = new Coalescer<MissOutcome>();
+  readonly zonesLabel: string;
+
+  constructor(
+    readonly config: ServerBlockConfig,
+    readonly cache: ResponseCache | null,
+    readonly forwarder: Forwarder | null,
+    readonly servers: readonly string[],
+    private readonly clock: Clock,
+  ) {
+    this.zonesLabel = config.zones.join(',');
+  }
+
+  static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }): BlockRuntime {
+    const cache = reuse?.cache !== undefined ? reuse.cache : config.cache ? new ResponseCache(config.cache, clock, servers, config.zones.join(',')) : null;
+    const forwarder = reuse?.forwarder !== undefined ? reuse.forwarder : config.forward ? new Forwarder(config.forward, clock, udpBufferBytes) : null;
+    return new BlockRuntime(config, cache, forwarder, servers, clock);
+  }
+
+  /** Forwards a miss (one exchange per key at a time) and stores a cacheable reply. */
+  resolveMiss(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits = 0): Promise<MissOutcome> {
+    return this.coalescer.run(key, () => this.exchange(key, query, questionEnd, clientUsedTcp, carriedHits));
+  }
+
+  /** Background refresh for prefetch and serve_stale, coalesced with any miss for the same key. */
+  refresh(key: string): void {
+    if (!this.forwarder || this.coalescer.has(key)) return;
+    const entry = this.cache?.peek(key);
+    if (entry) entry.refreshing = true;
+    const query = queryFromKey(key, 0);
+    const questionEnd = HEADER_SIZE + key.length - 1;
+    void this.resolveMiss(key, query, questionEnd, true, entry?.hits ?? 0).finally(() => {
+      if (entry) entry.refreshing = false;
+    });
+  }
+
+  private async exchange(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits: number): Promise<MissOutcome> {
+    const forwarder = this.forwarder;
+    if (!forwarder) return { ok: false, refused: false, detail: 'no forward configured for this zone' };
+    const result = await forwarder.forward(query, questionEnd, clientUsedTcp);
+    if (!result.ok) return { ok: false, refused: result.reason === 'max-concurrent', detail: result.detail };
+    const analysis = analyzeReply(result.reply);
+    if (!analysis) return { ok: false, refused: false, detail: `malformed reply from ${result.upstream}` };
+    const template = toTemplate(result.reply, analysis, questionEnd);
+    if (!this.cache) return { ok: true, template, ttlSeconds: -1 };
+    const decision = classifyReply(analysis, this.cache.config);
+    if (decision.store === -1) return { ok: true, template, ttlSeconds: -1 };
+    this.cache.insert(key, template, decision.store, decision.ttlSeconds, carriedHits);
+    return { ok: true, template, ttlSeconds: decision.ttlSeconds };
+  }
+
+  /** Closes what this block owns, except parts handed to a successor on reload. */
+  close(keep?: { cache?: boolean; forwarder?: boolean }): void {
+    if (!keep?.cache) this.cache?.clear();
+    if (!keep?.forwarder) this.forwarder?.close();
+  }
+
+  get now(): number {
+    return this.clock.nowMs();
+  }
+}

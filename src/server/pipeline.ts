@@ -1,0 +1,162 @@
+// The path of one query, the same for UDP and TCP: parse what the decision needs, pick the zone,
+// answer from the cache (copy + patch, no decode), or forward a miss (coalesced) and answer when
+// it returns; error replies for everything else. Counts everything; logs nothing per query unless
+// the block has a query log. Never throws out of handle().
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log/logger.js';
+import { parseQuery, type ParsedQuery } from '../dns/query.js';
+import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
+import { CLASS_IN, RCODE } from '../dns/constants.js';
+import { FRESH } from '../cache/response-cache.js';
+import { PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, type DnsStats, type ZoneStats } from '../metrics/dns-stats.js';
+import type { ZoneRouter, Route } from './zone-router.js';
+import type { MissOutcome } from './block.js';
+import { QueryLog } from './query-log.js';
+import { RateLimitedErrorLog } from './error-log.js';
+
+/** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
+export interface ReplyChannel<P> {
+  readonly tcp: boolean;
+  readonly familyIndex: number; // 0 = IPv4, 1 = IPv6 (CoreDNS family label 1/2)
+  readonly router: ZoneRouter;
+  send(reply: Buffer, peer: P): void;
+  remote(peer: P): string; // "ip:port", for the query log
+}
+
+export class QueryPipeline {
+  private readonly queryLog: QueryLog;
+  private readonly errors: RateLimitedErrorLog;
+  inFlight = 0;
+
+  constructor(
+    private readonly dnsStats: DnsStats,
+    logger: Logger,
+  ) {
+    this.queryLog = new QueryLog(logger.child({ component: 'log' }));
+    this.errors = new RateLimitedErrorLog(logger.child({ component: 'errors' }));
+  }
+
+  handle<P>(msg: Buffer, channel: ReplyChannel<P>, peer: P): void {
+    const started = performance.now();
+    const parsed = parseQuery(msg);
+    if (!parsed.ok) {
+      this.reject(msg, parsed.problem, parsed.questionEnd, channel, peer);
+      return;
+    }
+    const query = parsed.query;
+    const proto = channel.tcp ? PROTO_TCP : PROTO_UDP;
+    const route = channel.router.match(query.key);
+    if (!route || query.qclass !== CLASS_IN) {
+      // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
+      const stats = channel.router.dropped;
+      stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
+      this.reply(errorReply(msg, RCODE.REFUSED, query.questionEnd, query), stats, proto, PLUGIN_NONE, started, channel, peer);
+      return;
+    }
+    route.stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
+    const block = route.block;
+    const cache = block.cache;
+    if (cache) {
+      const hit = cache.lookup(query.key);
+      if (hit) {
+        const reply = renderReply(hit.entry.template, msg, query, { ttl: hit.ttlSeconds, authoritative: true, limit: clientLimit(query, channel.tcp) });
+        this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+        if (hit.state === FRESH) {
+          if (cache.shouldPrefetch(hit)) {
+            cache.stats.prefetches++;
+            block.refresh(query.key);
+          }
+        } else {
+          cache.stats.servedStale++;
+          if (!hit.entry.refreshing) {
+            cache.stats.prefetches++; // CoreDNS counts stale refreshes as prefetches
+            block.refresh(query.key);
+          }
+        }
+        return;
+      }
+    }
+    if (!block.forwarder || this.isExcepted(route, query)) {
+      this.reply(errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+      return;
+    }
+    this.inFlight++;
+    block.resolveMiss(query.key, msg, query.questionEnd, channel.tcp).then(
+      (outcome) => {
+        this.inFlight--;
+        this.answerMiss(outcome, msg, query, route, channel, peer, proto, started);
+      },
+      (err: unknown) => {
+        this.inFlight--;
+        this.dnsStats.panics++;
+        this.errors.report(route.zone, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+        this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+      },
+    );
+  }
+
+  private answerMiss<P>(outcome: MissOutcome, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
+    if (outcome.ok) {
+      const reply = renderReply(outcome.template, msg, query, { ttl: outcome.ttlSeconds, authoritative: false, limit: clientLimit(query, channel.tcp) });
+      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+      return;
+    }
+    const cache = route.block.cache;
+    // serve_stale: the upstream failed, so an expired answer (TTL 0) beats SERVFAIL (RFC 8767).
+    const stale = cache?.config.serveStale ? cache.peek(query.key) : undefined;
+    if (cache && stale && route.block.now - stale.expiresAtMs < cache.config.serveStale!.durationMs) {
+      cache.stats.servedStale++;
+      const reply = renderReply(stale.template, msg, query, { ttl: 0, authoritative: true, limit: clientLimit(query, channel.tcp) });
+      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+      return;
+    }
+    this.errors.report(route.zone, `${outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL} ${route.zone}: ${outcome.detail}`);
+    const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
+    this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+  }
+
+  private isExcepted(route: Route, query: ParsedQuery): boolean {
+    const except = route.block.forwarder?.config.except;
+    if (!except || except.length === 0) return false;
+    const name = keyName(query.key);
+    return except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
+  }
+
+  private reply<P>(reply: Buffer, stats: ZoneStats, proto: number, plugin: number, started: number, channel: ReplyChannel<P>, peer: P, route?: Route, query?: ParsedQuery): void {
+    channel.send(reply, peer);
+    const seconds = (performance.now() - started) / 1000;
+    stats.onResponse(proto, reply[3] & 0x0f, plugin, reply.length, seconds);
+    const log = route?.block.config.log;
+    if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds);
+  }
+
+  private reject<P>(msg: Buffer, problem: string, questionEnd: number, channel: ReplyChannel<P>, peer: P): void {
+    const m = this.dnsStats.malformed;
+    switch (problem) {
+      case 'drop-short':
+        m.short++;
+        return;
+      case 'drop-response':
+        m.response++; // never answer a response: that would make us a reflector
+        return;
+      case 'notimp':
+        m.notimp++;
+        channel.send(errorReply(msg, RCODE.NOTIMP, 12), peer);
+        return;
+      default:
+        m.formerr++;
+        channel.send(errorReply(msg, RCODE.FORMERR, questionEnd), peer);
+    }
+  }
+}
+
+function keyName(key: string): string {
+  const labels: string[] = [];
+  let pos = 0;
+  while (pos < key.length && key.charCodeAt(pos) !== 0) {
+    const len = key.charCodeAt(pos);
+    labels.push(key.slice(pos + 1, pos + 1 + len));
+    pos += 1 + len;
+  }
+  return `${labels.join('.')}.`;
+}

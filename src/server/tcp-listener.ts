@@ -1,0 +1,120 @@
+// A TCP listener on one address (RFC 7766): many queries per connection, answered as they complete
+// (any order), an idle timeout, a cap on connections and on queries in flight per connection
+// (reading pauses at the cap). Malformed framing closes the connection.
+import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { FrameReader, frame } from '../dns/tcp-framing.js';
+import type { QueryPipeline, ReplyChannel } from './pipeline.js';
+import type { ZoneRouter } from './zone-router.js';
+import type { DnsStats } from '../metrics/dns-stats.js';
+
+export interface TcpListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxInFlightPerConnection: number;
+  readonly reusePort?: boolean;
+}
+
+/** State of one client connection. */
+export class TcpClient {
+  inFlight = 0;
+  paused = false;
+  constructor(readonly socket: Socket) {}
+}
+
+export class TcpListener implements ReplyChannel<TcpClient> {
+  readonly tcp = true;
+  readonly familyIndex: number;
+  private server: Server | null = null;
+  private readonly clients = new Set<TcpClient>();
+  rejectedConnections = 0;
+
+  constructor(
+    readonly options: TcpListenerOptions,
+    public router: ZoneRouter,
+    private readonly pipeline: QueryPipeline,
+    private readonly dnsStats: DnsStats,
+  ) {
+    this.familyIndex = isIP(options.host) === 6 ? 1 : 0;
+  }
+
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+      server.maxConnections = this.options.maxConnections;
+      server.on('drop', () => this.rejectedConnections++);
+      server.once('error', reject);
+      server.listen({ host: this.options.host, port: this.options.port, exclusive: false, ...(this.options.reusePort ? { reusePort: true } : {}), ...(this.familyIndex === 1 ? { ipv6Only: true } : {}) }, () => {
+        server.off('error', reject);
+        this.server = server;
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : this.options.port);
+      });
+    });
+  }
+
+  private accept(socket: Socket): void {
+    const client = new TcpClient(socket);
+    this.clients.add(client);
+    const reader = new FrameReader();
+    socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(chunk, (msg) => {
+        if (msg.length < 12) {
+          // Not even a DNS header: nothing to answer; the stream cannot be trusted any more.
+          this.dnsStats.malformed.tcpFrame++;
+          socket.destroy();
+          return;
+        }
+        client.inFlight++;
+        if (client.inFlight >= this.options.maxInFlightPerConnection && !client.paused) {
+          client.paused = true;
+          socket.pause();
+        }
+        this.pipeline.handle(msg, this, client);
+      });
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.clients.delete(client));
+  }
+
+  send(reply: Buffer, client: TcpClient): void {
+    client.inFlight--;
+    if (client.paused && client.inFlight < this.options.maxInFlightPerConnection) {
+      client.paused = false;
+      client.socket.resume();
+    }
+    if (!client.socket.destroyed) client.socket.write(frame(reply));
+  }
+
+  remote(client: TcpClient): string {
+    const s = client.socket;
+    return s.remoteFamily === 'IPv6' ? `[${s.remoteAddress}]:${s.remotePort}` : `${s.remoteAddress}:${s.remotePort}`;
+  }
+
+  get connectionCount(): number {
+    return this.clients.size;
+  }
+
+  get port(): number {
+    const addr = this.server?.address();
+    return typeof addr === 'object' && addr ? addr.port : this.options.port;
+  }
+
+  /** Stops accepting; open connections get `graceMs` to finish in-flight queries, then are closed. */
+  close(graceMs = 0): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      const deadline = Date.now() + graceMs;
+      const closeIdle = () => {
+        for (const c of this.clients) if (c.inFlight <= 0 || Date.now() >= deadline) c.socket.destroy();
+        if (this.clients.size > 0) setTimeout(closeIdle, 20).unref();
+      };
+      closeIdle();
+    });
+  }
+}

@@ -1,0 +1,80 @@
+// A UDP listener on one address: large socket buffers (bursts otherwise drop and glibc clients
+// wait 5 s), every datagram handed to the pipeline, replies sent back to the sender.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import type { QueryPipeline, ReplyChannel } from './pipeline.js';
+import type { ZoneRouter } from './zone-router.js';
+
+export interface UdpListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly receiveBufferBytes: number;
+  readonly sendBufferBytes: number;
+  readonly reusePort?: boolean;
+}
+
+export class UdpListener implements ReplyChannel<RemoteInfo> {
+  readonly tcp = false;
+  readonly familyIndex: number;
+  private socket: Socket | null = null;
+  sendErrors = 0;
+
+  constructor(
+    readonly options: UdpListenerOptions,
+    public router: ZoneRouter,
+    private readonly pipeline: QueryPipeline,
+  ) {
+    this.familyIndex = isIP(options.host) === 6 ? 1 : 0;
+  }
+
+  /** Binds; resolves with the bound port (useful with port 0). */
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const socket = createSocket({
+        type: this.familyIndex === 1 ? 'udp6' : 'udp4',
+        reuseAddr: true,
+        ...(this.options.reusePort ? { reusePort: true } : {}),
+        recvBufferSize: this.options.receiveBufferBytes,
+        sendBufferSize: this.options.sendBufferBytes,
+        ...(this.familyIndex === 1 ? { ipv6Only: true } : {}),
+      } as Parameters<typeof createSocket>[0]);
+      socket.once('error', reject);
+      socket.on('message', (msg, rinfo) => this.pipeline.handle(msg, this, rinfo));
+      socket.bind(this.options.port, this.options.host, () => {
+        socket.off('error', reject);
+        socket.on('error', () => {
+          this.sendErrors++;
+        });
+        this.socket = socket;
+        resolve(socket.address().port);
+      });
+    });
+  }
+
+  send(reply: Buffer, peer: RemoteInfo): void {
+    this.socket?.send(reply, peer.port, peer.address, (err) => {
+      if (err) this.sendErrors++;
+    });
+  }
+
+  remote(peer: RemoteInfo): string {
+    return peer.family === 'IPv6' ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+  }
+
+  get port(): number {
+    return this.socket?.address().port ?? this.options.port;
+  }
+
+  /** The kernel's actual buffer sizes (it may cap them at net.core.rmem_max). */
+  bufferSizes(): { receive: number; send: number } | undefined {
+    if (!this.socket) return undefined;
+    return { receive: this.socket.getRecvBufferSize(), send: this.socket.getSendBufferSize() };
+  }
+
+  close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = null;
+    if (!socket) return Promise.resolve();
+    return new Promise((resolve) => socket.close(() => resolve()));
+  }
+}
