@@ -1,0 +1,188 @@
+// Owns the lifecycle of everything that serves: blocks (cache + forwarder), DNS listeners, and the
+// optional services around them (HTTP health/metrics, node interface and iptables). start() brings
+// them up in dependency order; reload() swaps in a new config keeping sockets, caches and pools
+// that did not change; stop() closes in reverse order after the lameduck period.
+import type { Config, ServerBlockConfig } from './config/types.js';
+import type { Logger } from './log/logger.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { DnsStats } from './metrics/dns-stats.js';
+import { BlockRuntime } from './server/block.js';
+import { QueryPipeline } from './server/pipeline.js';
+import { ServerSet, serverLabel } from './server/server-set.js';
+import type { CacheStats } from './cache/stats.js';
+import type { ForwardStats } from './forward/stats.js';
+
+/** A part of the daemon with its own lifecycle, started after the DNS listeners are bound. */
+export interface DaemonService {
+  readonly name: string;
+  /** Called before listeners bind (e.g. to add the local IPs they bind to). */
+  beforeListen?(config: Config): Promise<void>;
+  /** Called once listeners are bound (e.g. to install iptables rules, start HTTP servers). */
+  afterListen?(config: Config): Promise<void>;
+  /** Called on reload with the new config, after the new listeners are bound. */
+  reload?(config: Config): Promise<void>;
+  /** Called at the start of shutdown, before the lameduck wait. */
+  lameduck?(): void;
+  /** Called on stop, in reverse order of registration. */
+  close(): Promise<void>;
+}
+
+export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
+
+export interface DaemonOptions {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly dnsStats?: DnsStats;
+  readonly reusePort?: boolean;
+  readonly services?: DaemonService[];
+}
+
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+export class Daemon {
+  readonly dnsStats: DnsStats;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly pipeline: QueryPipeline;
+  private readonly servers: ServerSet;
+  private readonly services: DaemonService[];
+  private blocks: BlockRuntime[] = [];
+  private current: Config | null = null;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  reloadFailures = 0;
+
+  constructor(options: DaemonOptions) {
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.dnsStats = options.dnsStats ?? new DnsStats();
+    this.pipeline = new QueryPipeline(this.dnsStats, this.logger);
+    this.servers = new ServerSet(this.pipeline, this.dnsStats, options.reusePort ?? false);
+    this.services = options.services ?? [];
+  }
+
+  get config(): Config | null {
+    return this.current;
+  }
+
+  /** Brings everything up. Rejects with a clear message if a listener cannot bind. */
+  async start(config: Config): Promise<void> {
+    if (this.state !== 'new') throw new Error(`daemon already ${this.state}`);
+    for (const s of this.services) await s.beforeListen?.(config);
+    const blocks = this.buildBlocks(config, []);
+    const applied = await this.servers.apply(blocks, config);
+    if (!applied.ok) {
+      for (const b of blocks) b.close();
+      throw new Error(applied.error);
+    }
+    this.blocks = blocks;
+    this.current = config;
+    this.state = 'running';
+    for (const s of this.services) await s.afterListen?.(config);
+    this.logger.info(
+      {
+        listeners: this.servers.listeners().map((l) => `${l.host}:${l.udp.port} (udp+tcp)`),
+        zones: config.servers.map((s) => s.zones.join(' ')),
+        upstreams: config.servers.map((s) => s.forward?.to.map((u) => u.label).join(' ') ?? '-'),
+      },
+      'node-local-dns serving',
+    );
+  }
+
+  /** Moves to a new config without closing sockets that stay. On failure the old config keeps serving. */
+  async reload(config: Config): Promise<ReloadResult> {
+    if (this.state !== 'running' || !this.current) return { ok: false, error: `cannot reload while ${this.state}` };
+    if (sameJson(config, this.current)) return { ok: true, changed: false };
+    for (const s of this.services) await s.beforeListen?.(config);
+    const old = this.blocks;
+    const blocks = this.buildBlocks(config, old);
+    const applied = await this.servers.apply(blocks, config);
+    if (!applied.ok) {
+      // Close only what the new blocks created; reused caches and forwarders stay with the old ones.
+      for (const b of blocks) b.close({ cache: old.some((o) => o.cache === b.cache), forwarder: old.some((o) => o.forwarder === b.forwarder) });
+      this.reloadFailures++;
+      return { ok: false, error: applied.error };
+    }
+    for (const b of old) b.close({ cache: blocks.some((n) => n.cache === b.cache), forwarder: blocks.some((n) => n.forwarder === b.forwarder) });
+    this.blocks = blocks;
+    this.current = config;
+    for (const s of this.services) await s.reload?.(config);
+    return { ok: true, changed: true };
+  }
+
+  /** Blocks for a config; caches and forwarders whose settings did not change are carried over. */
+  private buildBlocks(config: Config, previous: readonly BlockRuntime[]): BlockRuntime[] {
+    return config.servers.map((block) => {
+      const servers = block.bind.map((host) => serverLabel(host, block.port));
+      const cacheDonor = previous.find((p) => sameJson(p.config.zones, block.zones) && sameJson(p.config.cache, block.cache) && sameJson(p.servers, servers));
+      const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
+      return BlockRuntime.create(block, servers, this.clock, config.udp.receiveBufferBytes, {
+        ...(cacheDonor ? { cache: cacheDonor.cache } : {}),
+        ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}),
+      });
+    });
+  }
+
+  /** Lameduck (health stays 200, ready 503, still serving), then close everything in reverse order. */
+  async stop(lameduckMs = this.current?.health.lameduckMs ?? 0): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    for (const s of this.services) s.lameduck?.();
+    if (lameduckMs > 0) {
+      this.logger.info({ lameduckMs }, 'lameduck: still serving before shutdown');
+      await new Promise((r) => setTimeout(r, lameduckMs));
+    }
+    await this.servers.close(1000);
+    await this.drain(2000);
+    for (const b of this.blocks) b.close();
+    for (const s of [...this.services].reverse()) {
+      try {
+        await s.close();
+      } catch (err) {
+        this.logger.error({ service: s.name, err }, 'error while closing');
+      }
+    }
+    this.state = 'stopped';
+  }
+
+  private async drain(maxMs: number): Promise<void> {
+    const until = this.clock.nowMs() + maxMs;
+    while (this.pipeline.inFlight > 0 && this.clock.nowMs() < until) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  // Views for metrics, health and tests.
+  listeners() {
+    return this.servers.listeners();
+  }
+  caches(): CacheStats[] {
+    return this.blocks.flatMap((b) => (b.cache ? [b.cache.stats] : []));
+  }
+  forwarders(): ForwardStats[] {
+    return [...new Set(this.blocks.flatMap((b) => (b.forwarder ? [b.forwarder] : [])))].map((f) => f.stats);
+  }
+  blockRuntimes(): readonly BlockRuntime[] {
+    return this.blocks;
+  }
+  pluginsEnabled(): { server: string; zone: string; name: string }[] {
+    const out: { server: string; zone: string; name: string }[] = [];
+    for (const b of this.blocks) {
+      for (const server of b.servers) {
+        for (const zone of b.config.zones) {
+          for (const name of pluginNames(b.config)) out.push({ server, zone, name });
+        }
+      }
+    }
+    return out;
+  }
+  get running(): boolean {
+    return this.state === 'running';
+  }
+}
+
+function pluginNames(block: ServerBlockConfig): string[] {
+  const names = ['errors', 'prometheus'];
+  if (block.cache) names.push('cache');
+  if (block.forward) names.push('forward');
+  if (block.log) names.push('log');
+  if (block.loopDetect) names.push('loop');
+  return names;
+}
