@@ -22,13 +22,13 @@ export function configFromYaml(yaml: string): Config {
 }
 
 /** A typical block forwarding cluster.local to `upstream` (host:port), with CoreDNS-like cache settings. */
-export function clusterConfigYaml(upstream: string, extra: { forward?: string; cache?: string; top?: string; zones?: string } = {}): string {
+export function clusterConfigYaml(upstream: string, extra: { forward?: string; cache?: string; top?: string; zones?: string; success?: string } = {}): string {
   return `servers:
   - zones: [${extra.zones ?? 'cluster.local, 10.in-addr.arpa'}]
     bind: [127.0.0.1]
     port: 0
     cache:
-      success: { capacity: 9984, maxTTL: 30, minTTL: 5 }
+      success: ${extra.success ?? '{ capacity: 9984, maxTTL: 30, minTTL: 5 }'}
       denial: { capacity: 9984, maxTTL: 5, minTTL: 5 }
 ${extra.cache ?? ''}
     forward:

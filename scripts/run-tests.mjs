@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs the whole suite with node's test runner. Node 20's `node --test DIR` silently skips .ts
+// files, so we list them ourselves and load TypeScript through tsx. Fails if no test ran.
+// Usage: node scripts/run-tests.mjs [substring filters...]
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+
+const roots = ['test/unit', 'test/integration', 'test/netns', 'test/deploy'];
+const filters = process.argv.slice(2);
+
+function collect(dir) {
+  let out = [];
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries.sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out = out.concat(collect(path));
+    else if (name.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+const files = roots.flatMap(collect).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=120000', ...files], { stdio: 'inherit' });
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
