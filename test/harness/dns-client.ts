@@ -39,14 +39,17 @@ export interface QueryOptions {
   raw?: Buffer;
 }
 
-/** dns-packet's decode result, with the fields its typings omit. */
-export type DnsResponse = DecodedPacket & {
+/** Any record except the OPT pseudo-record (which only appears in additionals). */
+export type RecordAnswer = Exclude<Answer, { type: 'OPT' }>;
+
+/** dns-packet's decode result, with the fields its typings omit and sections always present. */
+export type DnsResponse = Omit<DecodedPacket, 'id' | 'questions' | 'answers' | 'authorities' | 'additionals'> & {
   id: number;
   rcode: string;
   opcode: string;
   questions: NonNullable<DecodedPacket['questions']>;
-  answers: Answer[];
-  authorities: Answer[];
+  answers: RecordAnswer[];
+  authorities: RecordAnswer[];
   additionals: Answer[];
 };
 
@@ -182,7 +185,7 @@ function tcpExchange(
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const socket = net.connect({ host: server.host, port: server.port });
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     let done = false;
     const finish = (err: Error | null) => {
       if (done) return;
@@ -270,7 +273,7 @@ export async function queryTcpPipelined(
 
 /** Data of answers of a given type, e.g. `answerData(p, 'A')` -> ['10.96.0.1']. */
 export function answerData<T = unknown>(packet: DnsResponse, type: string, section: 'answers' | 'authorities' | 'additionals' = 'answers'): T[] {
-  return packet[section].filter((a) => a.type === type).map((a) => (a as { data: T }).data);
+  return packet[section].filter((a) => a.type === type).map((a) => (a as unknown as { data: T }).data);
 }
 
 /** The OPT pseudo-record of a response, if any. */

@@ -185,6 +185,20 @@ interface KindAdapter {
   writeConfig(l: ServerLayout): Promise<void>;
   args(l: ServerLayout): string[];
   parseLogLine(line: string): QueryLogEntry | null;
+  /** Extra diagnostics when startup fails (e.g. named -f logs config errors to syslog only). */
+  diagnose?(l: ServerLayout): Promise<string>;
+}
+
+/** Runs a short command and returns its combined output (for error messages only). */
+function runForOutput(binary: string, args: string[], timeoutMs = 10000): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('error', (err) => resolve(`${binary} failed: ${err.message}`));
+    child.on('close', (code) => resolve(`$ ${path.basename(binary)} ${args.join(' ')} (exit ${code})\n${out}`));
+  });
 }
 
 const zonePath = (dir: string, origin: string) => path.join(dir, `${origin}.zone`);
@@ -233,6 +247,9 @@ ${l.zones.map((z) => `zone ${q(z.origin)} { type primary; file ${q(zonePath(l.di
     const args = ['-f', '-4', '-c', path.join(l.dir, 'named.conf')];
     if (l.opts.workers) args.push('-n', String(l.opts.workers));
     return args;
+  },
+  diagnose(l) {
+    return runForOutput(findBinary('named-checkconf'), ['-z', path.join(l.dir, 'named.conf')]);
   },
   parseLogLine(line) {
     // 23-Nov-2025 16:36:46.092 client @0x7f.. 127.0.0.1#45537 (name): query: name IN A +E(0)TK (127.0.0.1)
@@ -310,7 +327,7 @@ function dnsmasqRecordLines(records: ZoneRecord[]): string[] {
       case 'A':
       case 'AAAA':
         if (r.name.startsWith('*.')) lines.push(`address=/${r.name.slice(2)}/${r.value}`);
-        else lines.push(r.type === 'A' ? `host-record=${r.name},${r.value},${r.ttl}` : `host-record=${r.name},${r.value},${r.ttl}`);
+        else lines.push(`host-record=${r.name},${r.value},${r.ttl}`);
         break;
       case 'CNAME':
         lines.push(`cname=${r.name},${r.value},${r.ttl}`);
@@ -387,7 +404,7 @@ function installExitHook(): void {
 
 const WATCHDOG_SCRIPT = `trap '' INT TERM HUP
 while read -r _; do :; done
-kill -KILL -- -"$1" 2>/dev/null
+kill -s KILL -- -"$1" 2>/dev/null
 rm -rf -- "$2"`;
 
 /** One spawned server process in its own process group, with a watchdog and captured output. */
@@ -562,17 +579,17 @@ function matches(e: QueryLogEntry, f: QueryFilter): boolean {
 // ---------------------------------------------------------------------------
 
 /** Polls until the server answers the probe with NXDOMAIN over UDP, then over TCP. */
-async function waitReady(kind: UpstreamKind, proc: ServerProcess, port: number, timeoutMs: number, zone: string): Promise<void> {
+async function waitReady(name: string, proc: ServerProcess, port: number, timeoutMs: number, zone: string): Promise<void> {
   const server = { host: HOST, port };
   const probe = `${PROBE_LABEL}.${zone}`;
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no answer yet';
   while (Date.now() < deadline) {
     if (!proc.running) {
-      throw new Error(`${kind} exited during startup (code ${proc.exitCode}, signal ${proc.exitSignal})`);
+      throw new Error(`${name} exited during startup (code ${proc.exitCode}, signal ${proc.exitSignal})`);
     }
     try {
-      const udp = await queryUdp(server, probe, 'TXT', { timeoutMs: 250 });
+      const udp = await queryUdp(server, probe, 'TXT', { timeoutMs: 100 });
       if (udp.packet.rcode !== 'NXDOMAIN') throw new Error(`UDP probe answered ${udp.packet.rcode} (zone not loaded?)`);
       const tcp = await queryTcp(server, probe, 'TXT', { timeoutMs: 1000 });
       if (tcp.packet.rcode !== 'NXDOMAIN') throw new Error(`TCP probe answered ${tcp.packet.rcode}`);
@@ -584,19 +601,39 @@ async function waitReady(kind: UpstreamKind, proc: ServerProcess, port: number, 
     }
     await sleep(50);
   }
-  throw new Error(`${kind} did not answer on ${HOST}:${port} within ${timeoutMs}ms (${lastError})`);
+  throw new Error(`${name} did not answer on ${HOST}:${port} within ${timeoutMs}ms (${lastError})`);
+}
+
+/**
+ * Throws unless `port` is bindable. Needed because named (SO_REUSEPORT) and
+ * dnsmasq would otherwise silently share a port held by another server.
+ * Retries briefly: a just-stopped server's sockets may take a moment to go.
+ */
+async function assertPortFree(port: number, waitMs = 2000): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  while (!(await canBind(port))) {
+    if (Date.now() >= deadline) {
+      const e = new Error(`port ${port} on ${HOST} is already in use (UDP or TCP)`);
+      (e as Error & { portConflict?: boolean }).portConflict = true;
+      throw e;
+    }
+    await sleep(50);
+  }
 }
 
 /** Spawns the server and waits until it is ready; kills it and throws with its output on failure. */
-async function launch(kind: UpstreamKind, adapter: KindAdapter, l: ServerLayout): Promise<ServerProcess> {
+async function launch(adapter: KindAdapter, l: ServerLayout): Promise<ServerProcess> {
   const proc = new ServerProcess(findBinary(adapter.binary), adapter.args(l), l.dir);
+  const name = adapter.binary;
   try {
-    await waitReady(kind, proc, l.port, l.opts.startTimeoutMs ?? 15000, l.zones[0]?.origin ?? 'cluster.local');
+    await waitReady(name, proc, l.port, l.opts.startTimeoutMs ?? 15000, l.zones[0]?.origin ?? 'cluster.local');
     return proc;
   } catch (err) {
     await proc.stop(500);
-    const name = kind === 'bind' ? 'named' : kind;
-    const e = new Error(`${name} failed to start on ${HOST}:${l.port}: ${(err as Error).message}\n--- output ---\n${proc.output().trim()}`);
+    const diagnostics = adapter.diagnose ? `\n--- diagnostics ---\n${(await adapter.diagnose(l)).trim()}` : '';
+    const e = new Error(
+      `${name} failed to start on ${HOST}:${l.port}: ${(err as Error).message}\n--- output ---\n${proc.output().trim()}${diagnostics}`,
+    );
     (e as Error & { portConflict?: boolean }).portConflict = PORT_CONFLICT_RE.test(proc.output());
     throw e;
   }
@@ -617,10 +654,11 @@ export async function startUpstream(opts: StartUpstreamOptions = {}): Promise<Up
   try {
     for (let attempt = 1; ; attempt++) {
       port = opts.port ?? (await pickFreePort());
+      if (opts.port !== undefined) await assertPortFree(port, 0);
       const layout: ServerLayout = { dir, port, logPath, zones, opts };
       await adapter.writeConfig(layout);
       try {
-        proc = await launch(kind, adapter, layout);
+        proc = await launch(adapter, layout);
         break;
       } catch (err) {
         const retry = opts.port === undefined && attempt < 5 && (err as { portConflict?: boolean }).portConflict;
@@ -704,7 +742,8 @@ function makeHandle(kind: UpstreamKind, adapter: KindAdapter, layout: ServerLayo
       proc = undefined;
       paused = false;
       if (downtimeMs > 0) await sleep(downtimeMs);
-      proc = await launch(kind, adapter, layout);
+      await assertPortFree(layout.port);
+      proc = await launch(adapter, layout);
     },
     async stop() {
       if (stopped) return;
