@@ -609,9 +609,9 @@ class SystemBackend implements LookupBackend {
       slot.resolve = resolve;
       this.armTimer(slot);
       const started = performance.now();
-      const call = dnsPromises.lookup(this.hosts[hostIndex], { all: true, family: this.family }).then(
-        (addresses) => this.settle(slot, call, addresses.length > 0 ? 'ok' : 'nodata'),
-        (err: unknown) => this.settle(slot, call, outcomeFromLookupError(err, performance.now() - started)),
+      const call: Promise<void> = dnsPromises.lookup(this.hosts[hostIndex], { all: true, family: this.family }).then(
+        (addresses): void => this.settle(slot, call, addresses.length > 0 ? 'ok' : 'nodata'),
+        (err: unknown): void => this.settle(slot, call, outcomeFromLookupError(err, performance.now() - started)),
       );
       slot.abandoned = call;
     });

@@ -191,7 +191,15 @@ export interface LoadSummary {
   ok: number;
   errors: number;
   errorsByKind: Partial<Record<Outcome, number>>;
+  /** From the start until the last lookup finished. */
   elapsedMs: number;
+  /** Part of elapsedMs spent after the stop, waiting for lookups in flight. */
+  drainMs: number;
+  /**
+   * Lookups finished per second of the run window. For a timed run the
+   * window ends at the stop, so waiting for stragglers (up to --timeout-ms)
+   * does not dilute the rate; otherwise it is lookups / elapsed.
+   */
   lookupsPerSecond: number;
   limitMs: number;
   overLimit: number;
@@ -215,6 +223,9 @@ export class LoadStats {
   readonly series = new TimeSeries();
   readonly byKind: Record<Outcome, number>;
   overLimit = 0;
+  /** When issuing stopped (ms since start), and how many lookups had finished by then. */
+  private stopAtMs: number | undefined;
+  private finishedBeforeStop = 0;
 
   constructor(readonly limitMs: number) {
     this.byKind = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
@@ -222,10 +233,16 @@ export class LoadStats {
 
   /** Record a finished lookup; atMs is its completion time since the run started. */
   record(outcome: Outcome, latencyMs: number, atMs: number): void {
+    if (this.stopAtMs === undefined) this.finishedBeforeStop++;
     this.byKind[outcome]++;
     this.latency.record(latencyMs);
     if (latencyMs > this.limitMs) this.overLimit++;
     this.series.record(atMs, latencyMs, outcome !== 'ok');
+  }
+
+  /** Issuing stopped at atMs (since start); later completions are the drain. */
+  markStop(atMs: number): void {
+    if (this.stopAtMs === undefined) this.stopAtMs = atMs;
   }
 
   get lookups(): number {
@@ -236,8 +253,20 @@ export class LoadStats {
     return this.latency.count - this.byKind.ok;
   }
 
-  summarize(elapsedMs: number): LoadSummary {
+  /**
+   * Summarize the run. With rateOverWindow the rate counts lookups finished
+   * before markStop() over the time until then (a timed run); otherwise all
+   * lookups over elapsedMs.
+   */
+  summarize(elapsedMs: number, rateOverWindow = false): LoadSummary {
     const h = this.latency;
+    const stopAt = this.stopAtMs ?? elapsedMs;
+    const windowed = rateOverWindow && stopAt > 0;
+    const lookupsPerSecond = windowed
+      ? (this.finishedBeforeStop * 1000) / stopAt
+      : elapsedMs > 0
+        ? (h.count * 1000) / elapsedMs
+        : 0;
     const errorsByKind: Partial<Record<Outcome, number>> = {};
     for (const o of OUTCOMES) if (o !== 'ok' && this.byKind[o] > 0) errorsByKind[o] = this.byKind[o];
     return {
@@ -246,7 +275,8 @@ export class LoadStats {
       errors: this.errors,
       errorsByKind,
       elapsedMs,
-      lookupsPerSecond: elapsedMs > 0 ? (h.count * 1000) / elapsedMs : 0,
+      drainMs: Math.max(0, elapsedMs - stopAt),
+      lookupsPerSecond,
       limitMs: this.limitMs,
       overLimit: this.overLimit,
       latencyMs: {
