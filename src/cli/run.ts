@@ -1,0 +1,156 @@
+// The `run` command: resolve the config (YAML, node-cache flags + Corefile template, or the
+// embedded default), start the daemon with its services (node interface and iptables, health and
+// metrics HTTP), reload on file changes and SIGUSR1, and shut down on SIGTERM/SIGINT/SIGQUIT.
+import { writeFileSync, rmSync } from 'node:fs';
+import type { CliFlags } from './args.js';
+import { resolveConfig, type ResolvedConfig } from '../config/sources.js';
+import { formatIssue } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { watchPaths, type PathWatcher } from '../config/watch.js';
+import { Daemon, type DaemonService } from '../daemon.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { DnsStats } from '../metrics/dns-stats.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
+import { HealthState } from '../health/health.js';
+import { SetupErrors } from '../node/setup-errors.js';
+import { NodeSetup, nodeSetupService } from '../node/node-setup.js';
+import { HttpService } from './http-service.js';
+import { VERSION } from '../version.js';
+
+/** Reloads pick up file changes within this period (ConfigMap updates arrive as symlink swaps). */
+const CONFIG_POLL_MS = 2000;
+
+export interface RunHandle {
+  readonly daemon: Daemon;
+  readonly http: HttpService;
+  reload(reason: string): Promise<boolean>;
+  shutdown(signal: string): Promise<void>;
+}
+
+/** Starts serving; resolves once listeners are bound. Exits the process on fatal start errors. */
+export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunHandle> {
+  const bootLogger = createLogger(flags.logLevel ?? 'info');
+  bootLogger.info({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
+  for (const w of flags.warnings) bootLogger.warn(w);
+  const setupErrors = new SetupErrors();
+  const first = resolveConfig(flags, env);
+  setupErrors.counts.configmap += first.configmapErrors;
+  if (!first.ok) {
+    for (const issue of first.issues) bootLogger.fatal(formatIssue(issue));
+    bootLogger.flush();
+    process.exit(1);
+  }
+  const logger = flags.logLevel ? bootLogger : createLogger(first.config.log.level);
+  logResolved(logger, first);
+
+  const dnsStats = new DnsStats();
+  let invalidConfigs = 0;
+  const services: DaemonService[] = [];
+  // The daemon is created below; the registry reads it lazily at scrape time.
+  let daemon: Daemon;
+  const metrics = createMetricsRegistry({
+    dns: dnsStats,
+    caches: () => daemon.caches(),
+    forwarders: () => daemon.forwarders(),
+    setupErrors,
+    reloadFailed: () => daemon.reloadFailures + invalidConfigs,
+    pluginsEnabled: () => daemon.pluginsEnabled(),
+    version: VERSION,
+  });
+  const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });
+  const nodeSetup = first.config.node ? new NodeSetup(first.config.node, { logger: logger.child({ component: 'node' }), setupErrors }) : null;
+  if (nodeSetup) services.push(nodeSetupService(nodeSetup));
+  const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen);
+  services.push(http);
+  if (flags.pidFile) services.push(pidFileService(flags.pidFile));
+
+  daemon = new Daemon({ logger, dnsStats, services });
+  try {
+    await daemon.start(first.config);
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, 'cannot start');
+    nodeSetup?.close();
+    await http.close().catch(() => {});
+    logger.flush();
+    process.exit(1);
+  }
+
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const reload = (reason: string): Promise<boolean> => {
+    reloading = reloading.then(() => reloadOnce(reason));
+    return reloading;
+  };
+  const reloadOnce = async (reason: string): Promise<boolean> => {
+    const next = resolveConfig(flags, env);
+    setupErrors.counts.configmap += next.configmapErrors;
+    if (!next.ok) {
+      invalidConfigs++;
+      for (const issue of next.issues) logger.error({ reason }, `invalid config, keeping the last good one: ${formatIssue(issue)}`);
+      return false;
+    }
+    if (next.config.node && !first.config.node) logger.warn('node setup cannot be turned on by a reload; restart to enable it');
+    const result = await daemon.reload(next.config);
+    if (!result.ok) {
+      logger.error({ reason, err: result.error }, 'reload failed, keeping the last good config');
+      return false;
+    }
+    if (result.changed) {
+      logger.level = next.config.log.level;
+      logResolved(logger, next, `reloaded (${reason})`);
+    }
+    watcher?.close();
+    watcher = watch(next.sources);
+    return true;
+  };
+
+  const watch = (paths: string[]): PathWatcher | null =>
+    paths.length === 0 ? null : watchPaths(paths, () => void reload('config changed'), { pollMs: CONFIG_POLL_MS, onError: (err) => logger.error({ err }, 'config watch failed') });
+  let watcher = watch(first.sources);
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (signal: string): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ signal }, 'shutting down');
+      watcher?.close();
+      await daemon.stop(signal === 'SIGQUIT' ? 0 : undefined);
+      logger.info('stopped');
+      logger.flush();
+    })();
+    return stopping;
+  };
+  return { daemon, http, reload, shutdown };
+}
+
+/** Installs signal handlers as CoreDNS/node-cache do: TERM/INT/QUIT stop, USR1 reloads, HUP is ignored. */
+export function installSignalHandlers(handle: RunHandle, logger: Logger = createLogger()): void {
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals++;
+    if (signals > 1 && signal === 'SIGINT') process.exit(2); // second Ctrl-C: give up waiting
+    void handle.shutdown(signal).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGQUIT', () => stop('SIGQUIT'));
+  process.on('SIGUSR1', () => void handle.reload('SIGUSR1'));
+  process.on('SIGHUP', () => logger.info('SIGHUP ignored (use SIGUSR1 to reload)'));
+}
+
+function logResolved(logger: Logger, resolved: ResolvedConfig & { ok: true }, message = 'config loaded'): void {
+  for (const w of resolved.warnings) logger.warn(w);
+  logger.info({ source: resolved.description, mode: resolved.mode }, message);
+  if (resolved.corefile) logger.info({ corefile: resolved.corefile }, 'generated Corefile');
+}
+
+/** Writes the pidfile once serving (CoreDNS writes it after all servers started); removes it on stop. */
+function pidFileService(path: string): DaemonService {
+  return {
+    name: 'pidfile',
+    async afterListen(_config: Config) {
+      writeFileSync(path, `${process.pid}\n`);
+    },
+    async close() {
+      rmSync(path, { force: true });
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// Process entry: `node-local-dns [run] [flags]`, `check-config FILE`, `convert-corefile FILE`,
+// `load ...`. Flags follow node-cache (-localip, -conf, ...) plus --config FILE.yaml.
+import { readFileSync } from 'node:fs';
+import { parseArgs, parseSubcommand } from './cli/args.js';
+import { runDaemon, installSignalHandlers } from './cli/run.js';
+import { loadConfigFile, formatIssue } from './config/load.js';
+import { loadCorefile, parseCorefile, rawConfigToYaml } from './config/corefile.js';
+import { runLoad } from './load/run.js';
+import { VERSION } from './version.js';
+
+const USAGE = `usage:
+  node-local-dns [--config FILE.yaml] [node-cache flags]   run the daemon (no flags: embedded default on 127.0.0.1:5353)
+  node-local-dns check-config FILE                         validate a YAML config or a Corefile
+  node-local-dns convert-corefile FILE                     print the YAML equivalent of a Corefile
+  node-local-dns load --server 127.0.0.1:53 --host NAME    load generator (see: load --help)
+node-cache flags: -localip -conf -basecorefile -kubednscm -upstreamsvc -setupinterface -setupiptables
+  -interfacename -syncinterval -health-port -metrics-listen-address -skipteardown -pidfile -dns.port`;
+
+const isYaml = (file: string) => /\.ya?ml$/i.test(file);
+
+function checkConfig(file: string | undefined): number {
+  if (!file) {
+    console.error('check-config needs a FILE');
+    return 2;
+  }
+  let result;
+  if (isYaml(file)) result = loadConfigFile(file);
+  else {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      console.error(`${file}: cannot read: ${(err as Error).message}`);
+      return 1;
+    }
+    result = loadCorefile(text, file);
+  }
+  if (!result.ok) {
+    for (const issue of result.issues) console.error(formatIssue(issue));
+    return 1;
+  }
+  console.log(`${file}: OK (${result.config.servers.length} server block${result.config.servers.length === 1 ? '' : 's'})`);
+  return 0;
+}
+
+function convertCorefile(file: string | undefined): number {
+  if (!file) {
+    console.error('convert-corefile needs a FILE');
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    console.error(`${file}: cannot read: ${(err as Error).message}`);
+    return 1;
+  }
+  const parsed = parseCorefile(text, file);
+  if (!parsed.ok) {
+    for (const issue of parsed.issues) console.error(formatIssue(issue));
+    return 1;
+  }
+  process.stdout.write(rawConfigToYaml(parsed.raw, { source: file }));
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number | null> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    if (argv[0] !== 'load') {
+      console.log(USAGE);
+      return 0;
+    }
+  }
+  const { command, rest } = parseSubcommand(argv);
+  switch (command) {
+    case 'load':
+      return runLoad(rest);
+    case 'check-config':
+      return checkConfig(rest.find((a) => !a.startsWith('-')));
+    case 'convert-corefile':
+      return convertCorefile(rest.find((a) => !a.startsWith('-')));
+    default: {
+      const parsed = parseArgs(rest);
+      if (!parsed.ok) {
+        console.error(`node-local-dns: ${parsed.error}\n${USAGE}`);
+        return 2;
+      }
+      if (parsed.flags.version) {
+        console.log(`node-local-dns ${VERSION} (node ${process.version})`);
+        return 0;
+      }
+      if (parsed.flags.positionals.length > 0) {
+        console.error(`node-local-dns: unexpected argument ${JSON.stringify(parsed.flags.positionals[0])}\n${USAGE}`);
+        return 2;
+      }
+      const handle = await runDaemon(parsed.flags);
+      installSignalHandlers(handle);
+      return null; // keep running
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== null) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`node-local-dns: ${(err as Error)?.stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
