@@ -11,6 +11,7 @@ import { QueryPipeline } from './server/pipeline.js';
 import { ServerSet, serverLabel } from './server/server-set.js';
 import type { CacheStats } from './cache/stats.js';
 import type { ForwardStats } from './forward/stats.js';
+import { probeForLoop, type LoopFinding } from './server/loop-detect.js';
 
 /** A part of the daemon with its own lifecycle, started after the DNS listeners are bound. */
 export interface DaemonService {
@@ -120,6 +121,24 @@ export class Daemon {
         ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}),
       });
     });
+  }
+
+  /**
+   * CoreDNS `loop`: probes every block that has loop detection on through its own listener.
+   * Returns the first loop found, or null.
+   */
+  async detectLoops(): Promise<LoopFinding | null> {
+    const probes = this.blocks
+      .filter((b) => b.config.loopDetect && b.forwarder)
+      .map((b) => {
+        const listener = this.servers.listeners().find((l) => b.config.bind.includes(l.host) && l.configuredPort === b.config.port);
+        if (!listener) return null;
+        const host = listener.host === '0.0.0.0' ? '127.0.0.1' : listener.host === '::' ? '::1' : listener.host;
+        const waitMs = Math.min(b.forwarder!.config.timeoutMs, 2000);
+        return probeForLoop({ zone: b.config.zones[0], host, port: listener.udp.port, upstreams: b.forwarder!.config.to.map((u) => u.label) }, this.pipeline.loopProbes, waitMs);
+      });
+    for (const finding of await Promise.all(probes)) if (finding) return finding;
+    return null;
   }
 
   /** Lameduck (health stays 200, ready 503, still serving), then close everything in reverse order. */

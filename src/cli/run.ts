@@ -118,6 +118,14 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     })();
     return stopping;
   };
+  // CoreDNS `loop`: a forwarding loop is fatal, but unlike CoreDNS we tear down first, so the node
+  // is not left with rules pointing at a dead listener.
+  void daemon.detectLoops().then(async (loop) => {
+    if (!loop) return;
+    logger.fatal({ zone: loop.zone, upstreams: loop.upstreams }, loop.message);
+    await shutdown('loop detected');
+    process.exit(1);
+  });
   return { daemon, http, reload, shutdown };
 }
 

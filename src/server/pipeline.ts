@@ -6,13 +6,14 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
 import { parseQuery, type ParsedQuery } from '../dns/query.js';
 import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
-import { CLASS_IN, RCODE } from '../dns/constants.js';
+import { CLASS_IN, RCODE, TYPE } from '../dns/constants.js';
 import { FRESH } from '../cache/response-cache.js';
 import { PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, type DnsStats, type ZoneStats } from '../metrics/dns-stats.js';
 import type { ZoneRouter, Route } from './zone-router.js';
 import type { MissOutcome } from './block.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
+import { LoopProbeRegistry } from './loop-detect.js';
 
 /** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
 export interface ReplyChannel<P> {
@@ -27,6 +28,7 @@ export class QueryPipeline {
   private readonly queryLog: QueryLog;
   private readonly errors: RateLimitedErrorLog;
   inFlight = 0;
+  readonly loopProbes = new LoopProbeRegistry();
 
   constructor(
     private readonly dnsStats: DnsStats,
@@ -44,6 +46,7 @@ export class QueryPipeline {
       return;
     }
     const query = parsed.query;
+    if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
     const proto = channel.tcp ? PROTO_TCP : PROTO_UDP;
     const route = channel.router.match(query.key);
     if (!route || query.qclass !== CLASS_IN) {
