@@ -24,7 +24,7 @@ export const MAX_UPSTREAM_NAMESERVERS = 3;
 
 export type KubeDnsResult = { ok: true; config: KubeDnsConfig; files: string[] } | { ok: false; file: string; reason: string };
 
-type Check<T> = { ok: true; value: T } | { ok: false; reason: string };
+export type Check<T> = { ok: true; value: T } | { ok: false; reason: string };
 const pass = <T>(value: T): Check<T> => ({ ok: true, value });
 const fail = <T>(reason: string): Check<T> => ({ ok: false, reason });
 
