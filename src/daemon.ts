@@ -12,6 +12,7 @@ import { ServerSet, serverLabel } from './server/server-set.js';
 import type { CacheStats } from './cache/stats.js';
 import type { ForwardStats } from './forward/stats.js';
 import { probeForLoop, type LoopFinding } from './server/loop-detect.js';
+import { handOverTo, type InheritedListener } from './server/handover.js';
 
 /** A part of the daemon with its own lifecycle, started after the DNS listeners are bound. */
 export interface DaemonService {
@@ -26,6 +27,8 @@ export interface DaemonService {
   lameduck?(): void;
   /** Called on stop, in reverse order of registration. */
   close(): Promise<void>;
+  /** Called instead of close() when a successor took over: release without undoing shared state. */
+  detach?(): Promise<void>;
 }
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
@@ -36,6 +39,8 @@ export interface DaemonOptions {
   readonly dnsStats?: DnsStats;
   readonly reusePort?: boolean;
   readonly services?: DaemonService[];
+  /** Listening sockets inherited from a predecessor (restart without a gap). */
+  readonly inherited?: Map<string, InheritedListener>;
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -57,7 +62,7 @@ export class Daemon {
     this.clock = options.clock ?? systemClock;
     this.dnsStats = options.dnsStats ?? new DnsStats();
     this.pipeline = new QueryPipeline(this.dnsStats, this.logger);
-    this.servers = new ServerSet(this.pipeline, this.dnsStats, options.reusePort ?? false);
+    this.servers = new ServerSet(this.pipeline, this.dnsStats, options.reusePort ?? false, options.inherited);
     this.services = options.services ?? [];
   }
 
@@ -161,6 +166,36 @@ export class Daemon {
       }
     }
     this.state = 'stopped';
+  }
+
+  /**
+   * Restart without a gap: starts a successor process on our sockets; once it serves, we stop
+   * reading, answer what is in flight, and release everything without teardown. On failure we
+   * keep serving and return the error.
+   */
+  async handOver(): Promise<{ ok: true; pid: number | undefined } | { ok: false; error: string }> {
+    if (this.state !== 'running') return { ok: false, error: `cannot hand over while ${this.state}` };
+    const listeners = this.servers.listeners().map((l) => ({ key: `${l.host}|${l.configuredPort}`, udp: l.udp.rawSocket()!, tcp: l.tcp.rawServer()! }));
+    let child;
+    try {
+      child = await handOverTo(listeners);
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+    this.state = 'stopping';
+    await this.servers.stopReceiving();
+    for (const s of [...this.services].reverse()) {
+      try {
+        await (s.detach ? s.detach() : s.close());
+      } catch (err) {
+        this.logger.error({ service: s.name, err }, 'error while detaching');
+      }
+    }
+    await this.drain(this.current?.servers.reduce((m, b) => Math.max(m, b.forward?.timeoutMs ?? 0), 0) ?? 5000);
+    await this.servers.close(0);
+    for (const b of this.blocks) b.close();
+    this.state = 'stopped';
+    return { ok: true, pid: child.pid };
   }
 
   private async drain(maxMs: number): Promise<void> {

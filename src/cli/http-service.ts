@@ -8,10 +8,14 @@ import type { Logger } from '../log/logger.js';
 import { startHttpServer, type HttpServerHandle } from '../metrics/http.js';
 import type { HealthState } from '../health/health.js';
 
+/** How long to keep trying an address in use (a predecessor is releasing it). */
+const BIND_RETRY_MS = 10_000;
+
 const same = (a: HostPort | null, b: HostPort | null) => (a === null && b === null) || (a !== null && b !== null && a.host === b.host && a.port === b.port);
 
 export class HttpService implements DaemonService {
   readonly name = 'http';
+  private readonly retries = new Set<NodeJS.Timeout>();
   private servers: { listen: HostPort; handle: HttpServerHandle; routes: 'health' | 'metrics' | 'both' }[] = [];
   private health: HostPort | null = null;
   private metrics: HostPort | null = null;
@@ -51,7 +55,12 @@ export class HttpService implements DaemonService {
       if (this.metrics) wanted.push({ listen: this.metrics, routes: 'metrics' });
     }
     if (this.extraMetrics && !wanted.some((w) => same(w.listen, this.extraMetrics))) wanted.push({ listen: this.extraMetrics, routes: 'metrics' });
-    for (const w of wanted) {
+    await Promise.all(wanted.map((w) => this.bindOne(w)));
+  }
+
+  /** One listener; an address still held by a predecessor (handover) is retried for a while. */
+  private async bindOne(w: { listen: HostPort; routes: 'health' | 'metrics' | 'both' }, deadline = Date.now() + BIND_RETRY_MS): Promise<void> {
+    {
       try {
         const handle = await startHttpServer({
           host: w.listen.host,
@@ -66,6 +75,12 @@ export class HttpService implements DaemonService {
         this.logger.info({ listen: handle.url, routes: w.routes }, 'http listener started');
         if (w.routes !== 'metrics') this.healthState.startSelfCheck(`${handle.url}/health`);
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && Date.now() < deadline) {
+          const retry = setTimeout(() => void this.bindOne(w, deadline), 100);
+          retry.unref();
+          this.retries.add(retry);
+          return;
+        }
         // Like node-cache: a side listener that cannot bind is logged, never fatal for DNS.
         this.logger.error({ listen: `${w.listen.host}:${w.listen.port}`, err: (err as Error).message }, 'http listener failed');
       }
@@ -78,6 +93,8 @@ export class HttpService implements DaemonService {
   }
 
   private async closeServers(): Promise<void> {
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
     this.healthState.stopSelfCheck();
     const servers = this.servers;
     this.servers = [];

@@ -16,6 +16,7 @@ import { SetupErrors } from '../node/setup-errors.js';
 import { NodeSetup, nodeSetupService } from '../node/node-setup.js';
 import { HttpService } from './http-service.js';
 import { VERSION } from '../version.js';
+import { announceFailure, announceReady, isSuccessor, receiveListeners } from '../server/handover.js';
 
 /** Reloads pick up file changes within this period (ConfigMap updates arrive as symlink swaps). */
 const CONFIG_POLL_MS = 2000;
@@ -25,6 +26,7 @@ export interface RunHandle {
   readonly http: HttpService;
   reload(reason: string): Promise<boolean>;
   shutdown(signal: string): Promise<void>;
+  handOver(): Promise<void>;
 }
 
 /** Starts serving; resolves once listeners are bound. Exits the process on fatal start errors. */
@@ -64,10 +66,15 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   services.push(http);
   if (flags.pidFile) services.push(pidFileService(flags.pidFile));
 
-  daemon = new Daemon({ logger, dnsStats, services });
+  const successor = isSuccessor();
+  const inherited = successor ? await receiveListeners() : undefined;
+  if (successor) logger.info({ listeners: [...(inherited?.keys() ?? [])] }, 'taking over listening sockets from the previous process');
+  daemon = new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED });
   try {
     await daemon.start(first.config);
+    if (successor) announceReady();
   } catch (err) {
+    if (successor) announceFailure((err as Error).message);
     logger.fatal({ err: (err as Error).message }, 'cannot start');
     nodeSetup?.close();
     await http.close().catch(() => {});
@@ -126,8 +133,30 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     await shutdown('loop detected');
     process.exit(1);
   });
-  return { daemon, http, reload, shutdown };
+  const handOver = async (): Promise<void> => {
+    if (stopping) return;
+    logger.info('SIGUSR2: starting a successor on our sockets');
+    const result = await daemon.handOver();
+    if (!result.ok) {
+      logger.error({ err: result.error }, 'handover failed, still serving');
+      return;
+    }
+    watcher?.close();
+    logger.info({ successor: result.pid }, 'handed over; exiting without teardown');
+    logger.flush();
+    process.exit(0);
+  };
+  return { daemon, http, reload, shutdown, handOver };
 }
+
+/**
+ * SO_REUSEPORT from JS needs Node >= 22.12 (or 23.1). With it, a new pod can bind next to the old
+ * one during a rollout; older Node silently ignores the option, so we do not ask for it there.
+ */
+export const REUSE_PORT_SUPPORTED = (() => {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+})();
 
 /** Installs signal handlers as CoreDNS/node-cache do: TERM/INT/QUIT stop, USR1 reloads, HUP is ignored. */
 export function installSignalHandlers(handle: RunHandle, logger: Logger = createLogger()): void {
@@ -141,6 +170,7 @@ export function installSignalHandlers(handle: RunHandle, logger: Logger = create
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGQUIT', () => stop('SIGQUIT'));
   process.on('SIGUSR1', () => void handle.reload('SIGUSR1'));
+  process.on('SIGUSR2', () => void handle.handOver());
   process.on('SIGHUP', () => logger.info('SIGHUP ignored (use SIGUSR1 to reload)'));
 }
 
@@ -159,6 +189,9 @@ function pidFileService(path: string): DaemonService {
     },
     async close() {
       rmSync(path, { force: true });
+    },
+    async detach() {
+      // the successor wrote its own pid there
     },
   };
 }

@@ -89,10 +89,12 @@ export function analyzeReply(msg: Uint8Array): ReplyAnalysis | undefined {
  */
 export function replyMatchesQuestion(reply: Uint8Array, sent: Uint8Array, sentQuestionEnd: number): boolean {
   if (reply.length < sentQuestionEnd || !(reply[2] & FLAG_QR) || readU16(reply, 4) !== 1) return false;
+  const nameEnd = sentQuestionEnd - 4; // type and class are compared exactly, only the name ignores case
   for (let i = HEADER_SIZE; i < sentQuestionEnd; i++) {
     let a = reply[i];
     let b = sent[i];
     if (a === b) continue;
+    if (i >= nameEnd) return false;
     if (a >= 0x41 && a <= 0x5a) a |= 0x20;
     if (b >= 0x41 && b <= 0x5a) b |= 0x20;
     if (a !== b) return false;

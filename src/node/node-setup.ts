@@ -269,5 +269,8 @@ export function nodeSetupService(node: NodeSetup): DaemonService {
     async close(): Promise<void> {
       await node.teardown();
     },
+    async detach(): Promise<void> {
+      node.close(); // a successor serves on the same IPs: leave rules and addresses in place
+    },
   };
 }

@@ -9,6 +9,7 @@ import type { QueryPipeline } from './pipeline.js';
 import { UdpListener } from './udp-listener.js';
 import { TcpListener } from './tcp-listener.js';
 import { ZoneRouter } from './zone-router.js';
+import type { InheritedListener } from './handover.js';
 
 export interface ListenerPair {
   readonly host: string;
@@ -33,6 +34,7 @@ export class ServerSet {
     private readonly pipeline: QueryPipeline,
     private readonly dnsStats: DnsStats,
     private readonly reusePort: boolean,
+    private readonly inherited?: Map<string, InheritedListener>,
   ) {}
 
   /** The listener addresses a config asks for, with the blocks bound to each. */
@@ -80,6 +82,20 @@ export class ServerSet {
   }
 
   private async bind(host: string, port: number, server: string, router: ZoneRouter, config: Config): Promise<{ ok: true; pair: ListenerPair } | { ok: false; error: string }> {
+    const inherited = this.inherited?.get(listenerKey(host, port));
+    if (inherited?.udp && inherited.tcp) {
+      this.inherited!.delete(listenerKey(host, port));
+      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes }, router, this.pipeline);
+      const tcp = new TcpListener(
+        { host, port, idleTimeoutMs: config.tcp.idleTimeoutMs, maxConnections: config.tcp.maxConnections, maxInFlightPerConnection: config.tcp.maxQueriesInFlightPerConnection },
+        router,
+        this.pipeline,
+        this.dnsStats,
+      );
+      await udp.start(inherited.udp);
+      await tcp.start(inherited.tcp);
+      return { ok: true, pair: { host, configuredPort: port, server, udp, tcp } };
+    }
     // With port 0 (tests), TCP takes the port the kernel gave UDP; retry if that one is taken for TCP.
     for (let attempt = 0; attempt < 5; attempt++) {
       const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes, reusePort: this.reusePort }, router, this.pipeline);
@@ -104,6 +120,14 @@ export class ServerSet {
       }
     }
     return { ok: false, error: `cannot find a free port for udp and tcp on ${host}` };
+  }
+
+  /** Handover: stop reading new queries (UDP) and accepting connections (TCP); keep sockets for replies. */
+  async stopReceiving(): Promise<void> {
+    for (const p of this.pairs.values()) {
+      p.udp.stopReceiving();
+      await p.tcp.stopAccepting();
+    }
   }
 
   listeners(): ListenerPair[] {

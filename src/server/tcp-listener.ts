@@ -39,7 +39,14 @@ export class TcpListener implements ReplyChannel<TcpClient> {
     this.familyIndex = isIP(options.host) === 6 ? 1 : 0;
   }
 
-  start(): Promise<number> {
+  /** Listens (or adopts a server inherited from a predecessor); resolves with the bound port. */
+  start(inherited?: Server): Promise<number> {
+    if (inherited) {
+      inherited.on('connection', (socket: Socket) => this.accept(socket));
+      inherited.maxConnections = this.options.maxConnections;
+      this.server = inherited;
+      return Promise.resolve(this.port);
+    }
     return new Promise((resolve, reject) => {
       const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
       server.maxConnections = this.options.maxConnections;
@@ -86,6 +93,20 @@ export class TcpListener implements ReplyChannel<TcpClient> {
       client.socket.resume();
     }
     if (!client.socket.destroyed) client.socket.write(frame(reply));
+  }
+
+  rawServer(): Server | null {
+    return this.server;
+  }
+
+  /** Handover: stop accepting connections; existing ones keep being served until close(). */
+  stopAccepting(): Promise<void> {
+    const server = this.server;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      setTimeout(resolve, 100).unref(); // close() waits for clients; do not
+    });
   }
 
   remote(client: TcpClient): string {

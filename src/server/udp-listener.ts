@@ -27,8 +27,22 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
     this.familyIndex = isIP(options.host) === 6 ? 1 : 0;
   }
 
-  /** Binds; resolves with the bound port (useful with port 0). */
-  start(): Promise<number> {
+  /** Binds (or adopts a socket inherited from a predecessor); resolves with the bound port. */
+  start(inherited?: Socket): Promise<number> {
+    if (inherited) {
+      inherited.on('message', (msg, rinfo) => this.pipeline.handle(msg, this, rinfo));
+      inherited.on('error', () => {
+        this.sendErrors++;
+      });
+      try {
+        inherited.setRecvBufferSize(this.options.receiveBufferBytes);
+        inherited.setSendBufferSize(this.options.sendBufferBytes);
+      } catch {
+        // capped by the kernel; the predecessor's sizes stay
+      }
+      this.socket = inherited;
+      return Promise.resolve(inherited.address().port);
+    }
     return new Promise((resolve, reject) => {
       const socket = createSocket({
         type: this.familyIndex === 1 ? 'udp6' : 'udp4',
@@ -55,6 +69,22 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
     this.socket?.send(reply, peer.port, peer.address, (err) => {
       if (err) this.sendErrors++;
     });
+  }
+
+  rawSocket(): Socket | null {
+    return this.socket;
+  }
+
+  /**
+   * Stops reading datagrams but keeps the socket open so replies to queries in flight still go
+   * out (handover). Node has no public API for this; uses the handle's recvStop when present.
+   */
+  stopReceiving(): void {
+    const socket = this.socket as unknown as Record<symbol, { handle?: { recvStop?: () => number } }> | null;
+    if (!socket) return;
+    const stateSymbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+    const handle = stateSymbol ? socket[stateSymbol]?.handle : undefined;
+    if (handle?.recvStop) handle.recvStop();
   }
 
   remote(peer: RemoteInfo): string {

@@ -1,0 +1,95 @@
+// Restart without a gap (works on Node 20, where SO_REUSEPORT is not available to JS): on SIGUSR2
+// the running process starts its successor with an IPC channel and passes it every DNS listening
+// socket. The successor serves on the inherited sockets, then says "ready"; the old process stops
+// reading, answers what it already has in flight, and exits without tearing down rules or
+// addresses. No socket is ever closed while nobody reads it, so no query is lost.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket as UdpSocket } from 'node:dgram';
+import type { Server as TcpServer } from 'node:net';
+
+export const HANDOVER_ENV = 'NLD_HANDOVER';
+
+export interface InheritedListener {
+  udp?: UdpSocket;
+  tcp?: TcpServer;
+}
+
+type HandoverMessage = { type: 'listener'; key: string; proto: 'udp' | 'tcp' } | { type: 'done'; count: number } | { type: 'ready' } | { type: 'failed'; error: string };
+
+/** True in a process started by handOverTo(). */
+export const isSuccessor = (): boolean => process.env[HANDOVER_ENV] === '1' && typeof process.send === 'function';
+
+/**
+ * In the successor: collects the sockets the predecessor sends (keyed "host|port"). Resolves
+ * after its "done" message, or with what arrived by `timeoutMs`.
+ */
+export function receiveListeners(timeoutMs = 5000): Promise<Map<string, InheritedListener>> {
+  const inherited = new Map<string, InheritedListener>();
+  return new Promise((resolve) => {
+    let expected = -1;
+    let received = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(inherited);
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    const onMessage = (msg: HandoverMessage, handle: unknown) => {
+      if (msg?.type === 'listener' && handle) {
+        const entry = inherited.get(msg.key) ?? {};
+        if (msg.proto === 'udp') entry.udp = handle as UdpSocket;
+        else entry.tcp = handle as TcpServer;
+        inherited.set(msg.key, entry);
+        received++;
+      } else if (msg?.type === 'done') expected = msg.count;
+      if (expected >= 0 && received >= expected) finish();
+    };
+    process.on('message', onMessage);
+  });
+}
+
+/** In the successor: tells the predecessor the inherited sockets are being served. */
+export function announceReady(): void {
+  process.send?.({ type: 'ready' } satisfies HandoverMessage);
+}
+
+export function announceFailure(error: string): void {
+  process.send?.({ type: 'failed', error } satisfies HandoverMessage);
+}
+
+/**
+ * In the running process: starts the successor (same node, same arguments) and passes it the
+ * listeners. Resolves when the successor is serving; rejects if it fails or times out (the caller
+ * then keeps serving).
+ */
+export function handOverTo(listeners: readonly { key: string; udp: UdpSocket; tcp: TcpServer }[], timeoutMs = 15000): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, [HANDOVER_ENV]: '1' },
+    detached: true, // the successor must outlive us
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`successor did not become ready in ${timeoutMs} ms`)), timeoutMs);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(err);
+    };
+    child.once('error', fail);
+    child.once('exit', (code) => fail(new Error(`successor exited with code ${code} before it was ready`)));
+    child.on('message', (msg: HandoverMessage) => {
+      if (msg?.type === 'ready') {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        child.disconnect();
+        child.unref();
+        resolve(child);
+      } else if (msg?.type === 'failed') fail(new Error(`successor failed: ${msg.error}`));
+    });
+    for (const l of listeners) {
+      child.send({ type: 'listener', key: l.key, proto: 'udp' } satisfies HandoverMessage, l.udp);
+      child.send({ type: 'listener', key: l.key, proto: 'tcp' } satisfies HandoverMessage, l.tcp);
+    }
+    child.send({ type: 'done', count: listeners.length * 2 } satisfies HandoverMessage);
+  });
+}

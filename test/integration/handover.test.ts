@@ -1,0 +1,108 @@
+// Restart without a gap: SIGUSR2 makes the running daemon start a successor on its own sockets,
+// and a client sending a continuous mix of cache hits and misses loses no lookup across it.
+// Runs the built bundle (dist/node-local-dns.cjs) as a real process.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.js';
+import { fixtures } from '../harness/zone.js';
+import { queryUdp } from '../harness/dns-client.js';
+
+const BUNDLE = 'dist/node-local-dns.cjs';
+const dir = mkdtempSync(join(tmpdir(), 'nld-handover-'));
+const pids = new Set<number>();
+let upstream: Upstream | undefined;
+
+after(async () => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await upstream?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const readPid = (file: string): number | undefined => (existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) || undefined : undefined);
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('SIGUSR2 hands the sockets to a successor and no lookup is lost under load', { skip: !existsSync(BUNDLE) && 'run npm run build first' }, async (t) => {
+  upstream = await startUpstream({ kind: 'bind' });
+  const port = await pickFreePort();
+  const healthPort = await pickFreePort();
+  const pidFile = join(dir, 'nld.pid');
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(
+    configFile,
+    `servers:
+  - zones: [cluster.local]
+    bind: [127.0.0.1]
+    port: ${port}
+    cache: { success: { capacity: 1000, maxTTL: 30 }, denial: { capacity: 1000, maxTTL: 5 } }
+    forward: { to: ["${upstream.address}"], forceTCP: true }
+health: { listen: "127.0.0.1:${healthPort}" }
+log: { level: warn }
+`,
+  );
+  const first = spawn(process.execPath, [BUNDLE, '--config', configFile, '-pidfile', pidFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  pids.add(first.pid!);
+  await waitFor(() => readPid(pidFile) === first.pid, 10_000, 'first daemon');
+
+  const server = { host: '127.0.0.1', port };
+  const hits = fixtures.services.slice(0, 20).map((s) => s.name);
+  let sent = 0;
+  let answered = 0;
+  const failures: string[] = [];
+  let running = true;
+  // Bounded load: 8 concurrent clients, each lookup waits up to 2 s, stops after 20 s at most.
+  const deadline = Date.now() + 20_000;
+  const client = async (worker: number) => {
+    let i = 0;
+    while (running && Date.now() < deadline) {
+      const name = i % 5 === 0 ? `w${worker}-${i}.${fixtures.wildcard.suffix}` : hits[i % hits.length];
+      i++;
+      sent++;
+      try {
+        const { packet } = await queryUdp(server, name, 'A', { timeoutMs: 2000 });
+        if (packet.rcode === 'NOERROR') answered++;
+        else failures.push(`${name}: ${packet.rcode}`);
+      } catch (err) {
+        failures.push(`${name}: ${(err as Error).message}`);
+      }
+    }
+  };
+  const load = Promise.all(Array.from({ length: 8 }, (_, w) => client(w)));
+  await new Promise((r) => setTimeout(r, 700));
+  first.kill('SIGUSR2');
+  await waitFor(() => first.exitCode !== null, 10_000, 'old process to exit');
+  const successor = readPid(pidFile);
+  assert.ok(successor && successor !== first.pid, 'successor wrote the pidfile');
+  pids.add(successor);
+  await new Promise((r) => setTimeout(r, 700));
+  running = false;
+  await load;
+  assert.equal(first.exitCode, 0);
+  assert.ok(sent > 200, `sent ${sent}`);
+  assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${sent} lookups failed`);
+  assert.equal(answered, sent);
+  t.diagnostic(`${sent} lookups across the handover (20% cache misses), ${sent - answered} lost`);
+  // The successor is serving and healthy.
+  assert.equal((await queryUdp(server, hits[0], 'A')).packet.rcode, 'NOERROR');
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/health`).then((r) => r.status).catch(() => 0)) === 200, 5000, 'successor health');
+  process.kill(successor, 'SIGTERM');
+  await waitFor(() => !existsSync(pidFile), 5000, 'successor to stop');
+  pids.delete(successor);
+});
