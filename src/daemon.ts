@@ -25,6 +25,8 @@ export interface DaemonService {
   reload?(config: Config): Promise<void>;
   /** Called at the start of shutdown, before the lameduck wait. */
   lameduck?(): void;
+  /** Called after the lameduck wait while listeners still serve (node-cache tears rules down here). */
+  beforeClose?(): Promise<void>;
   /** Called on stop, in reverse order of registration. */
   close(): Promise<void>;
   /** Called instead of close() when a successor took over: release without undoing shared state. */
@@ -154,6 +156,13 @@ export class Daemon {
     if (lameduckMs > 0) {
       this.logger.info({ lameduckMs }, 'lameduck: still serving before shutdown');
       await new Promise((r) => setTimeout(r, lameduckMs));
+    }
+    for (const s of [...this.services].reverse()) {
+      try {
+        await s.beforeClose?.();
+      } catch (err) {
+        this.logger.error({ service: s.name, err }, 'error before closing');
+      }
     }
     await this.servers.close(1000);
     await this.drain(2000);

@@ -14,6 +14,8 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { HealthState } from '../health/health.js';
 import { SetupErrors } from '../node/setup-errors.js';
 import { NodeSetup, nodeSetupService } from '../node/node-setup.js';
+import { instancesAnswering } from '../node/instance-probe.js';
+import { INSTANCE_ID } from '../server/chaos.js';
 import { HttpService } from './http-service.js';
 import { VERSION } from '../version.js';
 import { announceFailure, announceReady, isSuccessor, receiveListeners } from '../server/handover.js';
@@ -61,7 +63,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   });
   const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });
   const nodeSetup = first.config.node ? new NodeSetup(first.config.node, { logger: logger.child({ component: 'node' }), setupErrors }) : null;
-  if (nodeSetup) services.push(nodeSetupService(nodeSetup));
+  if (nodeSetup) services.push(shutdownAwareNodeService(nodeSetup, logger.child({ component: 'node' })));
   const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen);
   services.push(http);
   if (flags.pidFile) services.push(pidFileService(flags.pidFile));
@@ -178,6 +180,34 @@ function logResolved(logger: Logger, resolved: ResolvedConfig & { ok: true }, me
   for (const w of resolved.warnings) logger.warn(w);
   logger.info({ source: resolved.description, mode: resolved.mode }, message);
   if (resolved.corefile) logger.info({ corefile: resolved.corefile }, 'generated Corefile');
+}
+
+/**
+ * Node setup with node-cache's shutdown order (rules and interface removed while the listeners
+ * still answer, so the ClusterIP falls back to kube-dns via DNAT at once), except when another
+ * instance already answers on our address (a rollout with SO_REUSEPORT, or a handover): then the
+ * shared rules and addresses stay.
+ */
+function shutdownAwareNodeService(node: NodeSetup, logger: Logger): DaemonService {
+  const base = nodeSetupService(node);
+  let done = false;
+  return {
+    ...base,
+    async beforeClose() {
+      const ip = node.config.localIps[0];
+      const others = ip ? [...(await instancesAnswering(ip, node.config.dnsPort))].filter((id) => id !== INSTANCE_ID) : [];
+      done = true;
+      if (others.length > 0) {
+        logger.info({ others }, 'another node-local-dns instance answers on our address; leaving rules and interface in place');
+        await base.detach!();
+      } else {
+        await base.close();
+      }
+    },
+    async close() {
+      if (!done) await base.close();
+    },
+  };
 }
 
 /** Writes the pidfile once serving (CoreDNS writes it after all servers started); removes it on stop. */

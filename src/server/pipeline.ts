@@ -14,6 +14,7 @@ import type { MissOutcome } from './block.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
 import { LoopProbeRegistry } from './loop-detect.js';
+import { chaosReply, isChaosIdQuery } from './chaos.js';
 
 /** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
 export interface ReplyChannel<P> {
@@ -49,6 +50,10 @@ export class QueryPipeline {
     if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
     const proto = channel.tcp ? PROTO_TCP : PROTO_UDP;
     const route = channel.router.match(query.key);
+    if (query.qclass !== CLASS_IN && isChaosIdQuery(query)) {
+      channel.send(chaosReply(msg, query), peer);
+      return;
+    }
     if (!route || query.qclass !== CLASS_IN) {
       // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
       const stats = channel.router.dropped;
