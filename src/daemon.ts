@@ -201,6 +201,7 @@ export class Daemon {
       }
     }
     await this.drain(this.current?.servers.reduce((m, b) => Math.max(m, b.forward?.timeoutMs ?? 0), 0) ?? 5000);
+    await new Promise((r) => setTimeout(r, 50)); // let the last replies leave before the sockets close
     await this.servers.close(0);
     for (const b of this.blocks) b.close();
     this.state = 'stopped';

@@ -4,14 +4,21 @@
 // reading, answers what it already has in flight, and exits without tearing down rules or
 // addresses. No socket is ever closed while nobody reads it, so no query is lost.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Socket as UdpSocket } from 'node:dgram';
-import type { Server as TcpServer } from 'node:net';
+import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
+import type { Server as TcpServer, Socket as TcpSocket } from 'node:net';
 
 export const HANDOVER_ENV = 'NLD_HANDOVER';
 
 export interface InheritedListener {
   udp?: UdpSocket;
   tcp?: TcpServer;
+  /** Datagrams that arrived on the inherited socket before a listener adopted it (replayed then). */
+  udpBacklog?: [Buffer, RemoteInfo][];
+  /** Removes the buffering handler; called by the adopting listener. */
+  stopBuffering?: () => void;
+  /** Connections accepted on the inherited server before it was adopted. */
+  tcpBacklog?: TcpSocket[];
+  stopBufferingTcp?: () => void;
 }
 
 type HandoverMessage = { type: 'listener'; key: string; proto: 'udp' | 'tcp' } | { type: 'done'; count: number } | { type: 'ready' } | { type: 'failed'; error: string };
@@ -37,8 +44,27 @@ export function receiveListeners(timeoutMs = 5000): Promise<Map<string, Inherite
     const onMessage = (msg: HandoverMessage, handle: unknown) => {
       if (msg?.type === 'listener' && handle) {
         const entry = inherited.get(msg.key) ?? {};
-        if (msg.proto === 'udp') entry.udp = handle as UdpSocket;
-        else entry.tcp = handle as TcpServer;
+        if (msg.proto === 'udp') {
+          // The socket reads from the moment it arrives; keep what it reads until it is adopted,
+          // or those queries would be dropped (nobody listening for 'message' yet).
+          const udp = handle as UdpSocket;
+          const backlog: [Buffer, RemoteInfo][] = [];
+          const buffer = (m: Buffer, r: RemoteInfo) => {
+            if (backlog.length < 10_000) backlog.push([m, r]);
+          };
+          udp.on('message', buffer);
+          entry.udp = udp;
+          entry.udpBacklog = backlog;
+          entry.stopBuffering = () => udp.off('message', buffer);
+        } else {
+          const tcp = handle as TcpServer;
+          const backlog: TcpSocket[] = [];
+          const buffer = (socket: TcpSocket) => backlog.push(socket);
+          tcp.on('connection', buffer);
+          entry.tcp = tcp;
+          entry.tcpBacklog = backlog;
+          entry.stopBufferingTcp = () => tcp.off('connection', buffer);
+        }
         inherited.set(msg.key, entry);
         received++;
       } else if (msg?.type === 'done') expected = msg.count;

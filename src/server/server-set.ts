@@ -92,8 +92,8 @@ export class ServerSet {
         this.pipeline,
         this.dnsStats,
       );
-      await udp.start(inherited.udp);
-      await tcp.start(inherited.tcp);
+      await udp.start(inherited.udp, inherited);
+      await tcp.start(inherited.tcp, inherited);
       return { ok: true, pair: { host, configuredPort: port, server, udp, tcp } };
     }
     // With port 0 (tests), TCP takes the port the kernel gave UDP; retry if that one is taken for TCP.

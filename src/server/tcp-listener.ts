@@ -40,9 +40,11 @@ export class TcpListener implements ReplyChannel<TcpClient> {
   }
 
   /** Listens (or adopts a server inherited from a predecessor); resolves with the bound port. */
-  start(inherited?: Server): Promise<number> {
+  start(inherited?: Server, backlog?: { tcpBacklog?: Socket[]; stopBufferingTcp?: () => void }): Promise<number> {
     if (inherited) {
       inherited.on('connection', (socket: Socket) => this.accept(socket));
+      backlog?.stopBufferingTcp?.();
+      for (const socket of backlog?.tcpBacklog?.splice(0) ?? []) this.accept(socket);
       inherited.maxConnections = this.options.maxConnections;
       this.server = inherited;
       return Promise.resolve(this.port);

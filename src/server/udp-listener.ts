@@ -28,9 +28,11 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
   }
 
   /** Binds (or adopts a socket inherited from a predecessor); resolves with the bound port. */
-  start(inherited?: Socket): Promise<number> {
+  start(inherited?: Socket, backlog?: { udpBacklog?: [Buffer, RemoteInfo][]; stopBuffering?: () => void }): Promise<number> {
     if (inherited) {
       inherited.on('message', (msg, rinfo) => this.pipeline.handle(msg, this, rinfo));
+      backlog?.stopBuffering?.();
+      for (const [msg, rinfo] of backlog?.udpBacklog?.splice(0) ?? []) this.pipeline.handle(msg, this, rinfo);
       inherited.on('error', () => {
         this.sendErrors++;
       });
