@@ -203,7 +203,12 @@ test('--tcp to a closed port is a network error, and the run still ends', async 
   const report = await runJson(['--server', `127.0.0.1:${port}`, '--tcp', '--host', 'a.test.local', '-c', '2', '-d', '0.3']);
   const s = report.summary;
   assert.ok(s.lookups > 0);
-  assert.deepEqual(s.errorsByKind, { 'network-error': s.lookups });
+  assert.equal(s.ok, 0);
+  // Refused connects are network errors; on a loaded machine a rare connect may instead time out.
+  const { 'network-error': refused = 0, timeout = 0, ...others } = s.errorsByKind;
+  assert.deepEqual(others, {});
+  assert.equal(refused + timeout, s.lookups);
+  assert.ok(refused >= s.lookups * 0.9, `network errors ${refused} of ${s.lookups}`);
 });
 
 test('--html writes one self-contained page with charts', async () => {
