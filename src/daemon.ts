@@ -119,9 +119,18 @@ export class Daemon {
 
   /** Blocks for a config; caches and forwarders whose settings did not change are carried over. */
   private buildBlocks(config: Config, previous: readonly BlockRuntime[]): BlockRuntime[] {
+    const claimed = new Set<BlockRuntime>();
     return config.servers.map((block) => {
       const servers = block.bind.map((host) => serverLabel(host, block.port));
-      const cacheDonor = previous.find((p) => sameJson(p.config.zones, block.zones) && sameJson(p.config.cache, block.cache) && sameJson(p.servers, servers));
+      // Keep a cache across reloads (CoreDNS empties it) when its settings and listeners are the
+      // same and it still serves one of the same zones; entries are keyed by name, so they stay valid.
+      const cacheDonor = previous.find(
+        (p) => p.cache && sameJson(p.config.cache, block.cache) && sameJson(p.servers, servers) && p.config.zones.some((z) => block.zones.includes(z)) && !claimed.has(p),
+      );
+      if (cacheDonor) {
+        claimed.add(cacheDonor);
+        cacheDonor.cache!.stats.zones = block.zones.join(',');
+      }
       const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
       return BlockRuntime.create(block, servers, this.clock, config.udp.receiveBufferBytes, {
         ...(cacheDonor ? { cache: cacheDonor.cache } : {}),

@@ -16,7 +16,7 @@ export class CacheStats {
 
   constructor(
     readonly servers: readonly string[], // every dns://IP:port the block listens on
-    readonly zones: string, // the block's zones joined with ","
+    public zones: string, // the block's zones joined with "," (updated when a reload changes them)
     readonly entries: () => readonly [number, number], // live entry counts (success, denial)
   ) {}
 }
