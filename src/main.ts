@@ -6,6 +6,7 @@ import { runDaemon, installSignalHandlers } from './cli/run.js';
 import { loadConfigFile, formatIssue } from './config/load.js';
 import { loadCorefile, parseCorefile, rawConfigToYaml } from './config/corefile.js';
 import { runLoad } from './load/run.js';
+import { runQuery } from './cli/query.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
@@ -13,6 +14,7 @@ const USAGE = `usage:
   node-local-dns check-config FILE                         validate a YAML config or a Corefile
   node-local-dns convert-corefile FILE                     print the YAML equivalent of a Corefile
   node-local-dns load --server 127.0.0.1:53 --host NAME    load generator (see: load --help)
+  node-local-dns query [@IP] [-p PORT] [+tcp] NAME [TYPE]  one lookup, printed like dig (the image has no dig)
 node-cache flags: -localip -conf -basecorefile -kubednscm -upstreamsvc -setupinterface -setupiptables
   -interfacename -syncinterval -health-port -metrics-listen-address -skipteardown -pidfile -dns.port`;
 
@@ -66,7 +68,7 @@ function convertCorefile(file: string | undefined): number {
 
 async function main(argv: string[]): Promise<number | null> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    if (argv[0] !== 'load') {
+    if (argv[0] !== 'load' && argv[0] !== 'query') {
       console.log(USAGE);
       return 0;
     }
@@ -75,6 +77,8 @@ async function main(argv: string[]): Promise<number | null> {
   switch (command) {
     case 'load':
       return runLoad(rest);
+    case 'query':
+      return runQuery(rest);
     case 'check-config':
       return checkConfig(rest.find((a) => !a.startsWith('-')));
     case 'convert-corefile':
