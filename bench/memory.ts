@@ -1,0 +1,128 @@
+// Memory of node-local-dns with both cluster.local caches full.
+//
+// Starts BIND (authoritative for cluster.local, query log off) and the daemon with the official
+// cluster.local config (force_tcp, success 9984/30, denial 9984/5), then reports VmRSS:
+//   1. right after start,
+//   2. after warm-up (100 service names),
+//   3. with both caches full: 9984 distinct positive names (<N>.wild.cluster.local, the zone's
+//      wildcard, one A record each) and 9984 distinct NXDOMAIN names (nx-N.cluster.local, SOA in
+//      authority), sent over UDP with at most 100 queries in flight.
+// Entry counts are read back from the daemon's coredns_cache_entries metric.
+//
+// Usage: node --import tsx bench/memory.ts        (env MEMORY_ENTRIES=N to change 9984)
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateZone } from '../test/harness/zone.js';
+import { pickFreePort, startUpstream, type Upstream } from '../test/harness/upstream.js';
+import { MiB, treeRssBytes } from './lib/proc.js';
+import { startProcess, stopAll, type Managed } from './lib/procs.js';
+import { daemonConfigYaml, haveBinary, resolveDaemon, ROOT } from './lib/servers.js';
+import { queryBatch, waitAnswering, type Question } from './lib/udp.js';
+
+const ENTRIES = Number(process.env.MEMORY_ENTRIES ?? 9984);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function cacheEntries(metricsPort: number): Promise<{ success?: number; denial?: number }> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+    const text = await res.text();
+    const out: { success?: number; denial?: number } = {};
+    for (const m of text.matchAll(/^coredns_cache_entries\{([^}]*)\} (\S+)$/gm)) {
+      const labels = m[1]!;
+      if (!/zones?="cluster\.local\."/.test(labels)) continue;
+      const type = /type="(\w+)"/.exec(labels)?.[1];
+      if (type === 'success' || type === 'denial') out[type] = Math.max(out[type] ?? 0, Number(m[2]));
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+function mib(pid: number): number {
+  return treeRssBytes(pid) / MiB;
+}
+
+async function fill(port: number, questions: Question[], what: string, want: string): Promise<void> {
+  const r = await queryBatch(port, questions, { concurrency: 100, timeoutMs: 2000, attempts: 3, deadlineMs: 120_000 });
+  const ok = r.rcodes[want] ?? 0;
+  log(`memory: ${what}: ${questions.length} queries in ${r.elapsedMs} ms, ${JSON.stringify(r.rcodes)}, timed out ${r.timedOut}`);
+  if (ok < questions.length * 0.99) throw new Error(`${what}: only ${ok}/${questions.length} answered ${want}`);
+}
+
+async function main(): Promise<void> {
+  if (!haveBinary('named')) throw new Error('named (bind9) is missing: run bash scripts/install-test-deps.sh');
+  const zone = generateZone();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'nld-memory-'));
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true })); // also after SIGINT/SIGTERM
+  let upstream: Upstream | undefined;
+  let daemon: Managed | undefined;
+  try {
+    const cmd = await resolveDaemon(log);
+    upstream = await startUpstream({ kind: 'bind', queryLog: false, zones: zone.zones });
+    const port = await pickFreePort();
+    const metricsPort = await pickFreePort();
+    const healthPort = await pickFreePort();
+    const configFile = path.join(tmp, 'config.yaml');
+    writeFileSync(configFile, daemonConfigYaml({ port, upstreamPort: upstream.port, metricsPort: cmd.kind === 'fallback' ? undefined : metricsPort, healthPort: cmd.kind === 'fallback' ? undefined : healthPort }));
+    daemon = startProcess('node-local-dns', process.execPath, [...cmd.args, '--config', configFile], { cwd: ROOT });
+    const d = daemon;
+    await waitAnswering(port, '_memory-probe.cluster.local', 20_000, () => d.running).catch((err: Error) => {
+      throw new Error(`daemon did not start: ${err.message}\n${d.output().slice(-2000)}`);
+    });
+    await sleep(500);
+    const rows: Array<{ stage: string; success?: number; denial?: number; rssMiB: number }> = [];
+    const record = async (stage: string) => {
+      const e = await cacheEntries(metricsPort);
+      rows.push({ stage, ...e, rssMiB: mib(d.pid) });
+    };
+    await record('started');
+
+    const warmNames = zone.fixtures.services.slice(0, 100).map((s) => ({ name: s.name, type: 'A' }));
+    await fill(port, warmNames, 'warm-up (100 services)', 'NOERROR');
+    await fill(port, warmNames, 'warm-up again (hits)', 'NOERROR');
+    await sleep(200);
+    await record('after warm-up (100 names)');
+
+    const token = Date.now().toString(36);
+    const positives = Array.from({ length: ENTRIES }, (_, i) => ({ name: `p${token}-${i}.${zone.fixtures.wildcard.suffix}`, type: 'A' }));
+    const negatives = Array.from({ length: ENTRIES }, (_, i) => ({ name: `nx-${token}-${i}.cluster.local`, type: 'A' }));
+    // Denials live 5 s (denial maxTTL 5): fill positives first, negatives last, then measure at once.
+    await fill(port, positives, `${ENTRIES} positive names`, 'NOERROR');
+    await fill(port, negatives, `${ENTRIES} NXDOMAIN names`, 'NXDOMAIN');
+    await record('both caches full');
+    await sleep(2000);
+    await record('2 s later');
+
+    const full = rows[2]!;
+    const warm = rows[1]!;
+    const entries = (full.success ?? ENTRIES) + (full.denial ?? ENTRIES);
+    const bytesPerEntry = ((full.rssMiB - warm.rssMiB) * MiB) / Math.max(1, entries - (warm.success ?? 0) - (warm.denial ?? 0));
+    const lines = [
+      '',
+      `node-local-dns memory (${cmd.note}, ${process.version})`,
+      '',
+      'stage                        success  denial  RSS MiB',
+      '---------------------------  -------  ------  -------',
+      ...rows.map((r) => `${r.stage.padEnd(27)}  ${String(r.success ?? '-').padStart(7)}  ${String(r.denial ?? '-').padStart(6)}  ${r.rssMiB.toFixed(1).padStart(7)}`),
+      '',
+      `entries -> MiB: ${warm.success ?? 100} + ${warm.denial ?? 0} -> ${warm.rssMiB.toFixed(1)} MiB; ${full.success ?? '?'} + ${full.denial ?? '?'} -> ${full.rssMiB.toFixed(1)} MiB (about ${Math.round(bytesPerEntry)} bytes of RSS per entry)`,
+      `targets: <= 64 MiB after warm-up: ${warm.rssMiB <= 64 ? 'ok' : 'NOT MET'}; <= 96 MiB with both caches full: ${full.rssMiB <= 96 ? 'ok' : 'NOT MET'}`,
+    ];
+    if (cmd.kind === 'fallback') lines.push('(entry counts unknown: the fallback launcher serves no metrics)');
+    console.log(lines.join('\n'));
+  } finally {
+    await daemon?.stop(5000);
+    await upstream?.stop();
+    await stopAll();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (err) => {
+  log(`memory: ${(err as Error).stack ?? err}`);
+  await stopAll();
+  process.exit(1);
+});
