@@ -123,11 +123,11 @@ export function toTemplate(reply: Buffer, analysis: ReplyAnalysis, questionEnd: 
 
 const OPT_RR_SIZE = 11;
 
-function writeOpt(out: Buffer, at: number, dnssecOk: boolean): void {
+function writeOpt(out: Buffer, at: number, dnssecOk: boolean, extendedRcode = 0): void {
   out[at] = 0; // root owner
   out.writeUInt16BE(TYPE.OPT, at + 1);
   out.writeUInt16BE(OUR_EDNS_PAYLOAD, at + 3);
-  out[at + 5] = 0; // extended rcode
+  out[at + 5] = extendedRcode; // upper 8 bits of a 12-bit rcode (RFC 6891 §6.1.3)
   out[at + 6] = 0; // version
   out.writeUInt16BE(dnssecOk ? EDNS_DO_BIT : 0, at + 7);
   out.writeUInt16BE(0, at + 9); // rdlength
@@ -214,7 +214,7 @@ export function errorReply(clientMsg: Uint8Array, rcode: number, questionEnd: nu
   out.writeUInt16BE(qEnd > HEADER_SIZE ? 1 : 0, 4);
   out.writeUInt32BE(0, 6);
   out.writeUInt16BE(withOpt ? 1 : 0, 10);
-  if (withOpt) writeOpt(out, qEnd, query!.dnssecOk);
+  if (withOpt) writeOpt(out, qEnd, query!.dnssecOk, rcode >> 4);
   return out;
 }
 

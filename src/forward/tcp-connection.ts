@@ -23,6 +23,8 @@ export class TcpConnection {
   private closedWith: UpstreamError | null = null;
   lastUsedMs: number;
   mismatched = 0; // replies dropped for a wrong ID or question
+  private replies = 0; // replies matched so far: progress marker for stall detection
+  private retired = false; // stalled: takes no new queries, closes once the outstanding ones settle
 
   constructor(
     private readonly addr: UpstreamAddress,
@@ -58,8 +60,9 @@ export class TcpConnection {
     return this.pending.size;
   }
 
+  /** Closed, or retired after a stall: either way the pool must not send it new queries. */
   get closed(): boolean {
-    return this.closedWith !== null;
+    return this.closedWith !== null || this.retired;
   }
 
   /** Sends `query` (ID is replaced) and resolves with the matching reply. */
@@ -72,10 +75,17 @@ export class TcpConnection {
     const sent = frame(query);
     sent[2] = id >> 8;
     sent[3] = id & 0xff;
+    const repliesAtSend = this.replies;
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new UpstreamError('timeout', this.addr.label, `no reply in ${timeoutMs} ms`));
+        // Not one reply on this connection for a whole attempt: it is stalled (a black hole, a dead
+        // backend behind a Service IP, or a stream desynchronised by a bad length prefix). Retire it
+        // so later attempts get a fresh connection (CoreDNS drops a connection after a read error);
+        // queries already on it keep their own timeouts, and it closes when the last one settles.
+        if (this.replies === repliesAtSend) this.retired = true;
+        if (this.retired && this.pending.size === 0) this.destroy(new UpstreamError('timeout', this.addr.label, 'stalled connection retired'));
       }, timeoutMs);
       this.pending.set(id, { sent: sent.subarray(2), questionEnd, resolve, reject, timer });
       this.socket.write(sent);
@@ -92,7 +102,9 @@ export class TcpConnection {
     }
     this.pending.delete(id);
     clearTimeout(p.timer);
+    this.replies++;
     p.resolve(msg);
+    if (this.retired && this.pending.size === 0) this.destroy(new UpstreamError('closed', this.addr.label, 'stalled connection retired'));
   }
 
   /** Closes the connection; outstanding queries fail with `reason`. */

@@ -82,7 +82,7 @@ export class DnsStats {
   private readonly byKey = new Map<string, ZoneStats>();
   panics = 0;
   /** Packets we could not use, by reason (not in CoreDNS's metrics, which never sees them). */
-  readonly malformed = { short: 0, response: 0, formerr: 0, notimp: 0, tcpFrame: 0 };
+  readonly malformed = { short: 0, response: 0, formerr: 0, notimp: 0, tcpFrame: 0, badvers: 0 };
 
   zone(server: string, zone: string): ZoneStats {
     const key = `${server}|${zone}`;

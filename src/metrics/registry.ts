@@ -6,6 +6,7 @@
 // non-zero (CoreDNS creates a labelled series when first touched); label-less families that
 // CoreDNS registers at start (panics, reload failures, forward broken/rejects, health) and the
 // five node-cache setup-error series are always present.
+import { readFileSync } from 'node:fs';
 import { Registry, collectDefaultMetrics, type Counter } from 'prom-client';
 import { CACHE_TYPE_LABELS, type CacheStats } from '../cache/stats.js';
 import type { ForwardStats, UpstreamStats } from '../forward/stats.js';
@@ -100,6 +101,7 @@ export function createMetricsRegistry(sources: MetricsSources, options: MetricsR
     ...dnsFamilies(sources.dns),
     ...cacheFamilies(sources),
     ...forwardFamilies(sources),
+    ...nodeLocalFamilies(sources.dns),
   ].sort((a, b) => (a.name < b.name ? -1 : 1)); // Go's registry sorts families by name
   // ScrapeFamily has every member the Registry uses; prom-client's typings only name its own classes.
   for (const family of families) registry.registerMetric(family as unknown as Counter);
@@ -399,6 +401,48 @@ class CacheEntries {
     if (sample.value > 0) this.shown.add(key);
     return this.shown.has(key);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// nodelocaldns_* : ours, not CoreDNS's (CoreDNS never sees these packets)
+
+const MALFORMED_REASONS: [keyof DnsStats['malformed'], string][] = [
+  ['short', 'short'],
+  ['response', 'response'],
+  ['formerr', 'formerr'],
+  ['notimp', 'notimp'],
+  ['tcpFrame', 'tcp_frame'],
+  ['badvers', 'badvers'],
+];
+
+/** Kernel UDP counters of this network namespace (/proc/net/snmp): drops show up here, not in any socket API. */
+export function readUdpSnmp(text?: string): { rcvbufErrors: number; sndbufErrors: number; inErrors: number } | null {
+  let raw = text;
+  if (raw === undefined) {
+    try {
+      raw = readFileSync('/proc/net/snmp', 'utf8');
+    } catch {
+      return null;
+    }
+  }
+  const lines = raw.split('\n').filter((l) => l.startsWith('Udp:'));
+  if (lines.length < 2) return null;
+  const names = lines[0].split(/\s+/);
+  const values = lines[1].split(/\s+/).map(Number);
+  const get = (n: string) => values[names.indexOf(n)] ?? 0;
+  return { rcvbufErrors: get('RcvbufErrors'), sndbufErrors: get('SndbufErrors'), inErrors: get('InErrors') };
+}
+
+function nodeLocalFamilies(dns: DnsStats): ScrapeFamily[] {
+  return [
+    family('nodelocaldns_malformed_queries_total', 'Packets that could not be served as queries, by reason (dropped, or answered FORMERR/NOTIMP/BADVERS).', 'counter', () =>
+      MALFORMED_REASONS.map(([key, reason]) => ({ labels: { reason }, value: dns.malformed[key] })),
+    ),
+    family('nodelocaldns_udp_receive_buffer_errors_total', 'UDP datagrams the kernel dropped for a full receive buffer in this network namespace (/proc/net/snmp RcvbufErrors).', 'counter', () => {
+      const snmp = readUdpSnmp();
+      return snmp ? [{ labels: {}, value: snmp.rcvbufErrors }] : [];
+    }),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ export interface ReplyChannel<P> {
   readonly familyIndex: number; // 0 = IPv4, 1 = IPv6 (CoreDNS family label 1/2)
   readonly router: ZoneRouter;
   send(reply: Buffer, peer: P): void;
+  /** A query that gets no reply at all (dropped): frees what send() would have freed. */
+  discard(peer: P): void;
   remote(peer: P): string; // "ip:port", for the query log
 }
 
@@ -48,6 +50,12 @@ export class QueryPipeline {
     }
     const query = parsed.query;
     if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
+    if (query.ednsVersion !== 0) {
+      // RFC 6891 §6.1.3: we speak EDNS version 0 only; CoreDNS answers this before any plugin.
+      this.dnsStats.malformed.badvers++;
+      channel.send(errorReply(msg, RCODE.BADVERS, query.questionEnd, query), peer);
+      return;
+    }
     const proto = channel.tcp ? PROTO_TCP : PROTO_UDP;
     const route = channel.router.match(query.key);
     if (query.qclass !== CLASS_IN && isChaosIdQuery(query)) {
@@ -143,9 +151,11 @@ export class QueryPipeline {
     switch (problem) {
       case 'drop-short':
         m.short++;
+        channel.discard(peer);
         return;
       case 'drop-response':
         m.response++; // never answer a response: that would make us a reflector
+        channel.discard(peer);
         return;
       case 'notimp':
         m.notimp++;

@@ -89,12 +89,20 @@ export class TcpListener implements ReplyChannel<TcpClient> {
   }
 
   send(reply: Buffer, client: TcpClient): void {
+    this.release(client);
+    if (!client.socket.destroyed) client.socket.write(frame(reply));
+  }
+
+  discard(client: TcpClient): void {
+    this.release(client);
+  }
+
+  private release(client: TcpClient): void {
     client.inFlight--;
     if (client.paused && client.inFlight < this.options.maxInFlightPerConnection) {
       client.paused = false;
       client.socket.resume();
     }
-    if (!client.socket.destroyed) client.socket.write(frame(reply));
   }
 
   rawServer(): Server | null {

@@ -73,6 +73,10 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
     });
   }
 
+  discard(_peer: RemoteInfo): void {
+    // nothing is held per datagram
+  }
+
   rawSocket(): Socket | null {
     return this.socket;
   }
