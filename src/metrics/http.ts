@@ -95,10 +95,16 @@ function fail(res: http.ServerResponse, err: unknown, log: Logger | undefined): 
   sendText(res, { status: 500, body: 'internal error\n' });
 }
 
+// SO_REUSEPORT (Node >= 22.12 / 23.1): during a surge rollout the new pod binds next to the old one.
+const REUSE_PORT = (() => {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+})();
+
 function listen(server: http.Server, host: string | undefined, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => {
+    server.listen({ host, port, ...(REUSE_PORT ? { reusePort: true } : {}) }, () => {
       server.off('error', reject);
       resolve();
     });
