@@ -18,6 +18,7 @@ import { instancesAnswering } from '../node/instance-probe.js';
 import { INSTANCE_ID } from '../server/chaos.js';
 import { HttpService } from './http-service.js';
 import { VERSION } from '../version.js';
+import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { announceFailure, announceReady, isSuccessor, receiveListeners } from '../server/handover.js';
 
 /** Reloads pick up file changes within this period (ConfigMap updates arrive as symlink swaps). */
@@ -151,14 +152,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   return { daemon, http, reload, shutdown, handOver };
 }
 
-/**
- * SO_REUSEPORT from JS needs Node >= 22.12 (or 23.1). With it, a new pod can bind next to the old
- * one during a rollout; older Node silently ignores the option, so we do not ask for it there.
- */
-export const REUSE_PORT_SUPPORTED = (() => {
-  const [major, minor] = process.versions.node.split('.').map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-})();
+
 
 /** Installs signal handlers as CoreDNS/node-cache do: TERM/INT/QUIT stop, USR1 reloads, HUP is ignored. */
 export function installSignalHandlers(handle: RunHandle, logger: Logger = createLogger()): void {

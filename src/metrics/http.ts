@@ -3,6 +3,7 @@
 // `health LOCAL_IP:8080`). Routes: /metrics when a registry is given, /health and /ready when a
 // HealthState is given, 404 otherwise. Binds to one address when asked (node-cache issue #542).
 import http from 'node:http';
+import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -95,16 +96,11 @@ function fail(res: http.ServerResponse, err: unknown, log: Logger | undefined): 
   sendText(res, { status: 500, body: 'internal error\n' });
 }
 
-// SO_REUSEPORT (Node >= 22.12 / 23.1): during a surge rollout the new pod binds next to the old one.
-const REUSE_PORT = (() => {
-  const [major, minor] = process.versions.node.split('.').map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-})();
 
 function listen(server: http.Server, host: string | undefined, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, ...(REUSE_PORT ? { reusePort: true } : {}) }, () => {
+    server.listen({ host, port, ...(REUSE_PORT_SUPPORTED ? { reusePort: true } : {}) /* surge rollouts: bind next to the old pod */ }, () => {
       server.off('error', reject);
       resolve();
     });
