@@ -5,8 +5,6 @@ import { parseArgs, parseSubcommand } from './cli/args.js';
 import { runDaemon, installSignalHandlers } from './cli/run.js';
 import { loadConfigFile, formatIssue } from './config/load.js';
 import { loadCorefile, parseCorefile, rawConfigToYaml } from './config/corefile.js';
-import { runLoad } from './load/run.js';
-import { runQuery } from './cli/query.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
@@ -75,10 +73,11 @@ async function main(argv: string[]): Promise<number | null> {
   }
   const { command, rest } = parseSubcommand(argv);
   switch (command) {
+    // Tools load their code (and dns2) only when used, so the daemon does not carry it in memory.
     case 'load':
-      return runLoad(rest);
+      return (await import('./load/run.js')).runLoad(rest);
     case 'query':
-      return runQuery(rest);
+      return (await import('./cli/query.js')).runQuery(rest);
     case 'check-config':
       return checkConfig(rest.find((a) => !a.startsWith('-')));
     case 'convert-corefile':

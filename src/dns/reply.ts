@@ -15,7 +15,7 @@ export interface ReplyAnalysis {
   readonly hasNs: boolean; // NS in the authority section (referral)
   readonly minTtl: number; // over all RRs except OPT; 0xffffffff when there are none
   readonly soaNegativeTtl: number; // RFC 2308 §5: min(SOA TTL, SOA MINIMUM); -1 without SOA
-  readonly ttlOffsets: Uint16Array; // offsets of every TTL field except OPT's
+  readonly ttlOffsets: readonly number[]; // offsets of every TTL field except OPT's (a plain array: smaller than a typed array per cache entry)
   readonly optStart: number; // offset of the OPT RR, or -1
   readonly optIsLast: boolean;
 }
@@ -77,7 +77,7 @@ export function analyzeReply(msg: Uint8Array): ReplyAnalysis | undefined {
     hasNs,
     minTtl,
     soaNegativeTtl,
-    ttlOffsets: Uint16Array.from(offsets),
+    ttlOffsets: offsets,
     optStart,
     optIsLast,
   };
@@ -105,7 +105,7 @@ export function replyMatchesQuestion(reply: Uint8Array, sent: Uint8Array, sentQu
 /** A reply template: wire bytes without OPT, ready to be patched for any client asking the same question. */
 export interface ReplyTemplate {
   readonly wire: Buffer;
-  readonly ttlOffsets: Uint16Array;
+  readonly ttlOffsets: readonly number[];
   readonly questionEnd: number;
 }
 

@@ -75,7 +75,7 @@ export class QueryPipeline {
     if (cache) {
       const hit = cache.lookup(query.key);
       if (hit) {
-        const reply = renderReply(hit.entry.template, msg, query, { ttl: hit.ttlSeconds, authoritative: true, limit: clientLimit(query, channel.tcp) });
+        const reply = renderReply(hit.entry, msg, query, { ttl: hit.ttlSeconds, authoritative: true, limit: clientLimit(query, channel.tcp) });
         this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
         if (hit.state === FRESH) {
           if (cache.shouldPrefetch(hit)) {
@@ -122,7 +122,7 @@ export class QueryPipeline {
     const stale = cache?.config.serveStale ? cache.peek(query.key) : undefined;
     if (cache && stale && route.block.now - stale.expiresAtMs < cache.config.serveStale!.durationMs) {
       cache.stats.servedStale++;
-      const reply = renderReply(stale.template, msg, query, { ttl: 0, authoritative: true, limit: clientLimit(query, channel.tcp) });
+      const reply = renderReply(stale, msg, query, { ttl: 0, authoritative: true, limit: clientLimit(query, channel.tcp) });
       this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
       return;
     }

@@ -99,7 +99,7 @@ function analyzeOk(msg: Buffer): ReplyAnalysis {
   return r;
 }
 
-const ttlsAt = (msg: Buffer, offsets: Uint16Array): number[] => [...offsets].map((o) => msg.readUInt32BE(o));
+const ttlsAt = (msg: Buffer, offsets: readonly number[]): number[] => [...offsets].map((o) => msg.readUInt32BE(o));
 
 /** Every non-OPT record's TTL in wire order, as dns-packet decodes it. */
 function decodedTtls(msg: Buffer): number[] {
