@@ -26,6 +26,9 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /us
 COPY --from=build /src/dist/node-local-dns.cjs /src/dist/node-local-dns.cjs.map /opt/node-local-dns/
 # Picks the host's iptables backend, then runs and supervises the daemon (SIGUSR2 handover).
 COPY --chmod=0755 deploy/image/iptables-mode.sh /usr/local/bin/node-local-dns-entrypoint
+# A 1 MiB young generation instead of V8's default 16 MiB: about 30 MiB less resident memory with
+# full caches for a few more (cheap) scavenges; see README "Memory sizing".
+ENV NODE_OPTIONS="--max-semi-space-size=1"
 # Root with NET_ADMIN (granted by the DaemonSet), like node-cache: it manages iptables and links.
 USER root
 # DNS, health (/health, /ready), CoreDNS metrics, node-cache setup metrics. Documentation only:
