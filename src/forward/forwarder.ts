@@ -5,13 +5,14 @@
 import type { ForwardConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 import { FLAG_TC } from '../dns/constants.js';
+import { analyzeReply, type ReplyAnalysis } from '../dns/reply.js';
 import { Upstream } from './upstream.js';
 import { UpstreamPolicy } from './policy.js';
 import { ForwardStats } from './stats.js';
 import { UpstreamError } from './errors.js';
 
 export type ForwardResult =
-  | { readonly ok: true; readonly reply: Buffer; readonly upstream: string }
+  | { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis; readonly upstream: string }
   | { readonly ok: false; readonly reason: 'max-concurrent' | 'all-failed'; readonly detail: string };
 
 /** Give up after this many rounds over the upstream list, even with time left (a fast-failing upstream must not spin). */
@@ -76,7 +77,11 @@ export class Forwarder {
             const left = Math.max(1, Math.min(this.config.attemptTimeoutMs, deadline - this.clock.nowMs()));
             reply = await upstream.exchange(query, questionEnd, true, left);
           }
-          return { ok: true, reply, upstream: upstream.addr.label };
+          // A reply with our ID and question whose records cannot be read is an upstream failure
+          // like any other: try the next upstream rather than answer SERVFAIL at once.
+          const analysis = analyzeReply(reply);
+          if (!analysis) throw new UpstreamError('malformed', upstream.addr.label, 'records cannot be read');
+          return { ok: true, reply, analysis, upstream: upstream.addr.label };
         } catch (err) {
           if (!(err instanceof UpstreamError)) throw err;
           lastError = err.message;

@@ -56,9 +56,11 @@ export class TcpConnection {
     this.socket.connect({ host: addr.host, port: addr.port });
   }
 
+  /** Queries sent and waiting for replies, plus those waiting for the connection to open. */
   get inflight(): number {
-    return this.pending.size;
+    return this.pending.size + this.connecting;
   }
+  private connecting = 0;
 
   /** Closed, or retired after a stall: either way the pool must not send it new queries. */
   get closed(): boolean {
@@ -68,7 +70,12 @@ export class TcpConnection {
   /** Sends `query` (ID is replaced) and resolves with the matching reply. */
   async exchange(query: Buffer, questionEnd: number, timeoutMs: number, nowMs: number): Promise<Buffer> {
     this.lastUsedMs = nowMs;
-    await this.ready;
+    this.connecting++;
+    try {
+      await this.ready;
+    } finally {
+      this.connecting--;
+    }
     if (this.closedWith) throw this.closedWith;
     const id = freshId(this.pending);
     if (id === undefined) throw new UpstreamError('busy', this.addr.label);

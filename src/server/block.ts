@@ -6,7 +6,7 @@ import { ResponseCache } from '../cache/response-cache.js';
 import { Coalescer } from '../cache/coalescer.js';
 import { classifyReply } from '../cache/policy.js';
 import { Forwarder } from '../forward/forwarder.js';
-import { analyzeReply, queryFromKey, toTemplate, type ReplyTemplate } from '../dns/reply.js';
+import { queryFromKey, toTemplate, type ReplyTemplate } from '../dns/reply.js';
 import { HEADER_SIZE } from '../dns/constants.js';
 
 export type MissOutcome =
@@ -55,8 +55,7 @@ export class BlockRuntime {
     if (!forwarder) return { ok: false, refused: false, detail: 'no forward configured for this zone' };
     const result = await forwarder.forward(query, questionEnd, clientUsedTcp);
     if (!result.ok) return { ok: false, refused: result.reason === 'max-concurrent', detail: result.detail };
-    const analysis = analyzeReply(result.reply);
-    if (!analysis) return { ok: false, refused: false, detail: `malformed reply from ${result.upstream}` };
+    const analysis = result.analysis;
     const template = toTemplate(result.reply, analysis, questionEnd);
     if (!this.cache) return { ok: true, template, ttlSeconds: -1 };
     const decision = classifyReply(analysis, this.cache.config);
