@@ -21,6 +21,8 @@ export function zoneToWire(zone: string): string {
 
 export class ZoneRouter {
   private readonly routes = new Map<string, Route>();
+  /** Wire lengths of the zones: only suffixes of these lengths can match, so we slice only those. */
+  private readonly zoneLengths: Uint8Array = new Uint8Array(256);
   readonly dropped: ZoneStats;
 
   constructor(
@@ -30,7 +32,9 @@ export class ZoneRouter {
   ) {
     for (const block of blocks) {
       for (const zone of block.config.zones) {
-        this.routes.set(zoneToWire(zone), { block, zone, stats: dnsStats.zone(server, zone) });
+        const wire = zoneToWire(zone);
+        this.routes.set(wire, { block, zone, stats: dnsStats.zone(server, zone) });
+        this.zoneLengths[wire.length] = 1;
       }
     }
     this.dropped = dnsStats.zone(server, 'dropped');
@@ -43,8 +47,10 @@ export class ZoneRouter {
     end += 1; // include the root label
     let pos = 0;
     for (;;) {
-      const route = this.routes.get(pos === 0 && end === key.length ? key : key.slice(pos, end));
-      if (route) return route;
+      if (this.zoneLengths[end - pos] === 1) {
+        const route = this.routes.get(key.slice(pos, end));
+        if (route) return route;
+      }
       if (pos >= end - 1) return undefined;
       pos += 1 + key.charCodeAt(pos);
     }

@@ -16,7 +16,12 @@ const dir = mkdtempSync(join(tmpdir(), 'nld-handover-'));
 const pids = new Set<number>();
 let upstream: Upstream | undefined;
 
+let pidFileForCleanup: string | undefined;
+
 after(async () => {
+  // The successor is detached: whatever the test's outcome, kill the process the pidfile names.
+  const last = pidFileForCleanup ? readPid(pidFileForCleanup) : undefined;
+  if (last) pids.add(last);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -44,6 +49,7 @@ test('SIGUSR2 hands the sockets to a successor and no lookup is lost under load'
   const port = await pickFreePort();
   const healthPort = await pickFreePort();
   const pidFile = join(dir, 'nld.pid');
+  pidFileForCleanup = pidFile;
   const configFile = join(dir, 'config.yaml');
   writeFileSync(
     configFile,
