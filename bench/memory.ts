@@ -18,7 +18,7 @@ import { generateZone } from '../test/harness/zone.js';
 import { pickFreePort, startUpstream, type Upstream } from '../test/harness/upstream.js';
 import { MiB, treeRssBytes } from './lib/proc.js';
 import { startProcess, stopAll, type Managed } from './lib/procs.js';
-import { daemonConfigYaml, haveBinary, resolveDaemon, ROOT } from './lib/servers.js';
+import { daemonConfigYaml, haveBinary, IMAGE_NODE_FLAGS, resolveDaemon, ROOT } from './lib/servers.js';
 import { queryBatch, waitAnswering, type Question } from './lib/udp.js';
 
 const ENTRIES = Number(process.env.MEMORY_ENTRIES ?? 9984);
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     const healthPort = await pickFreePort();
     const configFile = path.join(tmp, 'config.yaml');
     writeFileSync(configFile, daemonConfigYaml({ port, upstreamPort: upstream.port, metricsPort: cmd.kind === 'fallback' ? undefined : metricsPort, healthPort: cmd.kind === 'fallback' ? undefined : healthPort }));
-    daemon = startProcess('node-local-dns', process.execPath, [...cmd.args, '--config', configFile], { cwd: ROOT });
+    daemon = startProcess('node-local-dns', process.execPath, [...IMAGE_NODE_FLAGS, ...cmd.args, '--config', configFile], { cwd: ROOT });
     const d = daemon;
     await waitAnswering(port, '_memory-probe.cluster.local', 20_000, () => d.running).catch((err: Error) => {
       throw new Error(`daemon did not start: ${err.message}\n${d.output().slice(-2000)}`);

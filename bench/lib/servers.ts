@@ -89,6 +89,12 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+/**
+ * The V8 flags the container image runs the daemon with (Dockerfile `ENV NODE_OPTIONS`); the bench
+ * measures the daemon as it runs in production. test/deploy checks the two stay the same.
+ */
+export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 /** dist/node-local-dns.cjs, rebuilt first when missing or older than src/; fallbacks while the CLI is missing. */
 export async function resolveDaemon(log: (s: string) => void): Promise<DaemonCommand> {
   const main = path.join(ROOT, 'src/main.ts');
@@ -250,7 +256,7 @@ export async function startServer(id: ServerId, ctx: ServerContext): Promise<Run
       writeFileSync(file, conf);
       notes.push(ctx.daemon.note);
       if (fallback && id === 'nld') notes.push('metrics not served by the fallback launcher');
-      const [cmd, args] = pinned(ctx.cpu, process.execPath, [...(ctx.nodeFlags ?? []), ...ctx.daemon.args, '--config', file]);
+      const [cmd, args] = pinned(ctx.cpu, process.execPath, [...IMAGE_NODE_FLAGS, ...(ctx.nodeFlags ?? []), ...ctx.daemon.args, '--config', file]);
       const s = await launch(id, cmd, args, port, notes, cleanup);
       return s;
     }

@@ -68,9 +68,9 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
   }
 
   send(reply: Buffer, peer: RemoteInfo): void {
-    this.socket?.send(reply, peer.port, peer.address, (err) => {
-      if (err) this.sendErrors++;
-    });
+    // No callback: Node then tries a synchronous send (uv_udp_try_send) and allocates no send
+    // request; a failure is emitted as 'error' on the socket, which we count.
+    this.socket?.send(reply, peer.port, peer.address);
   }
 
   discard(_peer: RemoteInfo): void {

@@ -380,3 +380,12 @@ test(`entrypoint: SIGUSR2 hands over without ending the container, SIGTERM stops
     }
   }
 });
+
+test('the image runs node with the V8 flags the benchmarks measure', async () => {
+  const { IMAGE_NODE_FLAGS } = await import('../../bench/lib/servers.js');
+  const runtime = dockerfile().at(-1)!;
+  const env = runtime.filter((i) => i.op === 'ENV').map((i) => i.args).join('\n');
+  const m = /NODE_OPTIONS="([^"]*)"/.exec(env);
+  assert.ok(m, 'the runtime stage sets NODE_OPTIONS');
+  assert.deepEqual(m[1].split(/\s+/), IMAGE_NODE_FLAGS);
+});
