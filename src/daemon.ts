@@ -3,6 +3,9 @@
 // them up in dependency order; reload() swaps in a new config keeping sockets, caches and pools
 // that did not change; stop() closes in reverse order after the lameduck period.
 import type { Config, ServerBlockConfig } from './config/types.js';
+import { ServiceGroup, type DaemonService } from './service-group.js';
+
+export type { DaemonService };
 import type { Logger } from './log/logger.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { DnsStats } from './metrics/dns-stats.js';
@@ -14,24 +17,6 @@ import type { ForwardStats } from './forward/stats.js';
 import { probeForLoop, type LoopFinding } from './server/loop-detect.js';
 import { handOverTo, type InheritedListener } from './server/handover.js';
 
-/** A part of the daemon with its own lifecycle, started after the DNS listeners are bound. */
-export interface DaemonService {
-  readonly name: string;
-  /** Called before listeners bind (e.g. to add the local IPs they bind to). */
-  beforeListen?(config: Config): Promise<void>;
-  /** Called once listeners are bound (e.g. to install iptables rules, start HTTP servers). */
-  afterListen?(config: Config): Promise<void>;
-  /** Called on reload with the new config, after the new listeners are bound. */
-  reload?(config: Config): Promise<void>;
-  /** Called at the start of shutdown, before the lameduck wait. */
-  lameduck?(): void;
-  /** Called after the lameduck wait while listeners still serve (node-cache tears rules down here). */
-  beforeClose?(): Promise<void>;
-  /** Called on stop, in reverse order of registration. */
-  close(): Promise<void>;
-  /** Called instead of close() when a successor took over: release without undoing shared state. */
-  detach?(): Promise<void>;
-}
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
 
@@ -53,7 +38,7 @@ export class Daemon {
   private readonly logger: Logger;
   private readonly pipeline: QueryPipeline;
   private readonly servers: ServerSet;
-  private readonly services: DaemonService[];
+  private readonly services: ServiceGroup;
   private blocks: BlockRuntime[] = [];
   private current: Config | null = null;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -65,7 +50,7 @@ export class Daemon {
     this.dnsStats = options.dnsStats ?? new DnsStats();
     this.pipeline = new QueryPipeline(this.dnsStats, this.logger);
     this.servers = new ServerSet(this.pipeline, this.dnsStats, options.reusePort ?? false, options.inherited);
-    this.services = options.services ?? [];
+    this.services = new ServiceGroup(options.services ?? [], this.logger);
   }
 
   get config(): Config | null {
@@ -75,7 +60,7 @@ export class Daemon {
   /** Brings everything up. Rejects with a clear message if a listener cannot bind. */
   async start(config: Config): Promise<void> {
     if (this.state !== 'new') throw new Error(`daemon already ${this.state}`);
-    for (const s of this.services) await s.beforeListen?.(config);
+    await this.services.beforeListen(config);
     const blocks = this.buildBlocks(config, []);
     const applied = await this.servers.apply(blocks, config);
     if (!applied.ok) {
@@ -85,7 +70,7 @@ export class Daemon {
     this.blocks = blocks;
     this.current = config;
     this.state = 'running';
-    for (const s of this.services) await s.afterListen?.(config);
+    await this.services.afterListen(config);
     this.logger.info(
       {
         listeners: this.servers.listeners().map((l) => `${l.host}:${l.udp.port} (udp+tcp)`),
@@ -100,7 +85,7 @@ export class Daemon {
   async reload(config: Config): Promise<ReloadResult> {
     if (this.state !== 'running' || !this.current) return { ok: false, error: `cannot reload while ${this.state}` };
     if (sameJson(config, this.current)) return { ok: true, changed: false };
-    for (const s of this.services) await s.beforeListen?.(config);
+    await this.services.beforeListen(config);
     const old = this.blocks;
     const blocks = this.buildBlocks(config, old);
     const applied = await this.servers.apply(blocks, config);
@@ -113,7 +98,7 @@ export class Daemon {
     for (const b of old) b.close({ cache: blocks.some((n) => n.cache === b.cache), forwarder: blocks.some((n) => n.forwarder === b.forwarder) });
     this.blocks = blocks;
     this.current = config;
-    for (const s of this.services) await s.reload?.(config);
+    await this.services.reload(config);
     return { ok: true, changed: true };
   }
 
@@ -161,28 +146,16 @@ export class Daemon {
   async stop(lameduckMs = this.current?.health.lameduckMs ?? 0): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
-    for (const s of this.services) s.lameduck?.();
+    this.services.lameduck();
     if (lameduckMs > 0) {
       this.logger.info({ lameduckMs }, 'lameduck: still serving before shutdown');
       await new Promise((r) => setTimeout(r, lameduckMs));
     }
-    for (const s of [...this.services].reverse()) {
-      try {
-        await s.beforeClose?.();
-      } catch (err) {
-        this.logger.error({ service: s.name, err }, 'error before closing');
-      }
-    }
+    await this.services.beforeClose();
     await this.servers.close(1000);
     await this.drain(2000);
     for (const b of this.blocks) b.close();
-    for (const s of [...this.services].reverse()) {
-      try {
-        await s.close();
-      } catch (err) {
-        this.logger.error({ service: s.name, err }, 'error while closing');
-      }
-    }
+    await this.services.close();
     this.state = 'stopped';
   }
 
@@ -202,13 +175,7 @@ export class Daemon {
     }
     this.state = 'stopping';
     await this.servers.stopReceiving();
-    for (const s of [...this.services].reverse()) {
-      try {
-        await (s.detach ? s.detach() : s.close());
-      } catch (err) {
-        this.logger.error({ service: s.name, err }, 'error while detaching');
-      }
-    }
+    await this.services.detach();
     await this.drain(this.current?.servers.reduce((m, b) => Math.max(m, b.forward?.timeoutMs ?? 0), 0) ?? 5000);
     await new Promise((r) => setTimeout(r, 50)); // let the last replies leave before the sockets close
     await this.servers.close(0);
@@ -236,19 +203,25 @@ export class Daemon {
     return this.blocks;
   }
   pluginsEnabled(): { server: string; zone: string; name: string }[] {
-    const out: { server: string; zone: string; name: string }[] = [];
-    for (const b of this.blocks) {
-      for (const server of b.servers) {
-        for (const zone of b.config.zones) {
-          for (const name of pluginNames(b.config)) out.push({ server, zone, name });
-        }
-      }
-    }
-    return out;
+    return this.current ? pluginsEnabledFor(this.current) : [];
   }
   get running(): boolean {
     return this.state === 'running';
   }
+}
+
+/** coredns_plugin_enabled series for a config: one per listener, zone and plugin. */
+export function pluginsEnabledFor(config: Config): { server: string; zone: string; name: string }[] {
+  const out: { server: string; zone: string; name: string }[] = [];
+  for (const block of config.servers) {
+    for (const host of block.bind) {
+      const server = serverLabel(host, block.port);
+      for (const zone of block.zones) {
+        for (const name of pluginNames(block)) out.push({ server, zone, name });
+      }
+    }
+  }
+  return out;
 }
 
 function pluginNames(block: ServerBlockConfig): string[] {

@@ -26,6 +26,7 @@ export class HttpService implements DaemonService {
     readonly healthState: HealthState,
     private readonly logger: Logger,
     extraMetricsListen: HostPort | null = null, // node-cache's -metrics-listen-address (9353)
+    private readonly beforeScrape?: () => Promise<void>,
   ) {
     this.extraMetrics = extraMetricsListen;
   }
@@ -66,7 +67,7 @@ export class HttpService implements DaemonService {
           host: w.listen.host,
           port: w.listen.port,
           routes: {
-            ...(w.routes !== 'health' ? { registry: this.registry } : {}),
+            ...(w.routes !== 'health' ? { registry: this.registry, beforeScrape: this.beforeScrape } : {}),
             ...(w.routes !== 'metrics' ? { health: this.healthState } : {}),
           },
           log: this.logger,

@@ -19,13 +19,18 @@ import { INSTANCE_ID } from '../server/chaos.js';
 import { HttpService } from './http-service.js';
 import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
+import { ClusterPrimary } from '../cluster/primary.js';
+import { StatsAggregate } from '../cluster/snapshot.js';
 import { announceFailure, announceReady, isSuccessor, receiveListeners } from '../server/handover.js';
 
 /** Reloads pick up file changes within this period (ConfigMap updates arrive as symlink swaps). */
 const CONFIG_POLL_MS = 2000;
 
+/** What serves: the in-process Daemon, or the cluster primary driving worker processes. */
+export type Engine = Pick<Daemon, 'start' | 'reload' | 'stop' | 'detectLoops' | 'handOver' | 'caches' | 'forwarders' | 'pluginsEnabled' | 'reloadFailures'>;
+
 export interface RunHandle {
-  readonly daemon: Daemon;
+  readonly daemon: Engine;
   readonly http: HttpService;
   reload(reason: string): Promise<boolean>;
   shutdown(signal: string): Promise<void>;
@@ -48,11 +53,13 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   const logger = flags.logLevel ? bootLogger : createLogger(first.config.log.level);
   logResolved(logger, first);
 
-  const dnsStats = new DnsStats();
+  const workers = first.config.workers;
+  const primary = workers > 1 ? new ClusterPrimaryHolder() : null;
+  const dnsStats = primary ? primary.stats.dns : new DnsStats();
   let invalidConfigs = 0;
   const services: DaemonService[] = [];
-  // The daemon is created below; the registry reads it lazily at scrape time.
-  let daemon: Daemon;
+  // The engine is created below; the registry reads it lazily at scrape time.
+  let daemon: Engine;
   const metrics = createMetricsRegistry({
     dns: dnsStats,
     caches: () => daemon.caches(),
@@ -65,14 +72,14 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });
   const nodeSetup = first.config.node ? new NodeSetup(first.config.node, { logger: logger.child({ component: 'node' }), setupErrors }) : null;
   if (nodeSetup) services.push(shutdownAwareNodeService(nodeSetup, logger.child({ component: 'node' })));
-  const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen);
+  const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen, primary ? () => primary.refresh() : undefined);
   services.push(http);
   if (flags.pidFile) services.push(pidFileService(flags.pidFile));
 
   const successor = isSuccessor();
   const inherited = successor ? await receiveListeners() : undefined;
   if (successor) logger.info({ listeners: [...(inherited?.keys() ?? [])] }, 'taking over listening sockets from the previous process');
-  daemon = new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED });
+  daemon = primary ? primary.create(logger, services) : new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED });
   try {
     await daemon.start(first.config);
     if (successor) announceReady();
@@ -153,6 +160,22 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
 }
 
 
+
+/**
+ * Holds the cluster primary's aggregate counters before the primary itself exists (the metrics
+ * registry is built first and must read the same objects).
+ */
+class ClusterPrimaryHolder {
+  readonly stats = new StatsAggregate();
+  private primary: ClusterPrimary | null = null;
+  create(logger: Logger, services: DaemonService[]): ClusterPrimary {
+    this.primary = new ClusterPrimary(logger, services, this.stats);
+    return this.primary;
+  }
+  refresh(): Promise<void> {
+    return this.primary?.refreshStats() ?? Promise.resolve();
+  }
+}
 
 /** Installs signal handlers as CoreDNS/node-cache do: TERM/INT/QUIT stop, USR1 reloads, HUP is ignored. */
 export function installSignalHandlers(handle: RunHandle, logger: Logger = createLogger()): void {

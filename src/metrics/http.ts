@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 
 export interface HttpRoutes {
   readonly registry?: Registry; // serves /metrics
+  readonly beforeScrape?: () => Promise<void>; // e.g. gather worker counters (workers > 1)
   readonly health?: HealthState; // serves /health and /ready
 }
 
@@ -54,7 +55,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
 async function route(routes: HttpRoutes, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0];
-  if (path === '/metrics' && routes.registry) return serveMetrics(routes.registry, req, res);
+  if (path === '/metrics' && routes.registry) {
+    await routes.beforeScrape?.();
+    return serveMetrics(routes.registry, req, res);
+  }
   if (path === '/health' && routes.health) return sendText(res, routes.health.healthAnswer());
   if (path === '/ready' && routes.health) return sendText(res, routes.health.readyAnswer());
   sendText(res, NOT_FOUND);

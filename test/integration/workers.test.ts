@@ -1,0 +1,100 @@
+// workers: 2 in a real process: both workers answer on the shared sockets, /metrics sums their
+// counters, a reload reaches every worker, a killed worker is replaced, and SIGTERM stops all.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.js';
+import { fixtures } from '../harness/zone.js';
+import { queryUdp, queryTcp } from '../harness/dns-client.js';
+import { instancesAnswering } from '../../src/node/instance-probe.js';
+
+const BUNDLE = 'dist/node-local-dns.cjs';
+const dir = mkdtempSync(join(tmpdir(), 'nld-workers-'));
+let primary: ChildProcess | undefined;
+let upstream: Upstream | undefined;
+let logs = '';
+
+const childPids = (pid: number): number[] => {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+
+after(async () => {
+  if (primary?.pid) for (const pid of childPids(primary.pid)) process.kill(pid, 'SIGKILL');
+  primary?.kill('SIGKILL');
+  await upstream?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}; logs:\n${logs.slice(-2000)}`);
+}
+
+test('two workers share the listeners; metrics, reload, restart and stop cover both', { skip: !existsSync(BUNDLE) && 'run npm run build first' }, async (t) => {
+  upstream = await startUpstream({ kind: 'bind' });
+  const port = await pickFreePort();
+  const metricsPort = await pickFreePort();
+  const file = join(dir, 'config.yaml');
+  const yaml = (zones: string) => `servers:
+  - zones: [${zones}]
+    bind: [127.0.0.1]
+    port: ${port}
+    cache: {}
+    forward: { to: ["${upstream!.address}"], forceTCP: true }
+metrics: { listen: "127.0.0.1:${metricsPort}" }
+workers: 2
+`;
+  writeFileSync(file, yaml('cluster.local'));
+  primary = spawn(process.execPath, [BUNDLE, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  primary.stdout!.on('data', (d) => (logs += d));
+  primary.stderr!.on('data', (d) => (logs += d));
+  await waitFor(() => logs.includes('node-local-dns serving'), 15_000, 'start');
+  await waitFor(() => childPids(primary!.pid!).length === 2, 5000, 'two workers');
+  const server = { host: '127.0.0.1', port };
+
+  // Both workers read from the shared socket: id.server names each answering process.
+  const ids = new Set<string>();
+  for (let round = 0; round < 10 && ids.size < 2; round++) for (const id of await instancesAnswering('127.0.0.1', port, 16, 500)) ids.add(id);
+  assert.equal(ids.size, 2, `answering instances: ${[...ids].join(', ')}`);
+
+  const names = fixtures.services.slice(0, 100).map((s) => s.name);
+  const replies = await Promise.all(names.map((n) => queryUdp(server, n, 'A', { timeoutMs: 3000 })));
+  for (const r of replies) assert.equal(r.packet.rcode, 'NOERROR');
+  assert.equal((await queryTcp(server, names[0], 'A')).packet.rcode, 'NOERROR');
+  const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const requests = (text: string, proto: string) =>
+    Number(new RegExp(`^coredns_dns_requests_total\\{family="1",proto="${proto}",server="dns://127.0.0.1:${port}",type="A",view="",zone="cluster.local."\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const text = await scrape();
+  assert.equal(requests(text, 'udp'), 100, 'UDP requests summed over both workers');
+  assert.equal(requests(text, 'tcp'), 1);
+
+  // A reload (SIGUSR1) reaches both workers: the reverse zone is answered by whichever reads.
+  writeFileSync(file, yaml('cluster.local, 10.in-addr.arpa'));
+  primary.kill('SIGUSR1');
+  const ptr = fixtures.ptrs[0];
+  await waitFor(async () => (await queryUdp(server, ptr.name, 'PTR')).packet.rcode === 'NOERROR', 8000, 'reload');
+  const rcodes = await Promise.all(Array.from({ length: 40 }, () => queryUdp(server, ptr.name, 'PTR').then((r) => r.packet.rcode)));
+  assert.deepEqual([...new Set(rcodes)], ['NOERROR'], 'every worker reloaded');
+
+  // A killed worker is replaced; counters of the dead one are kept.
+  const [victim] = childPids(primary.pid!);
+  process.kill(victim, 'SIGKILL');
+  await waitFor(() => childPids(primary!.pid!).length === 2 && !childPids(primary!.pid!).includes(victim), 8000, 'replacement worker');
+  assert.ok(requests(await scrape(), 'udp') >= 100, 'counters do not go backwards after a worker dies');
+  t.diagnostic(`workers answering: ${[...ids].join(', ')}`);
+
+  primary.kill('SIGTERM');
+  await waitFor(() => primary!.exitCode !== null, 10_000, 'exit');
+  assert.equal(primary.exitCode, 0);
+});
