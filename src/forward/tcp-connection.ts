@@ -95,8 +95,26 @@ export class TcpConnection {
         if (this.retired && this.pending.size === 0) this.destroy(new UpstreamError('timeout', this.addr.label, 'stalled connection retired'));
       }, timeoutMs);
       this.pending.set(id, { sent: sent.subarray(2), questionEnd, resolve, reject, timer });
-      this.socket.write(sent);
+      this.write(sent);
     });
+  }
+
+  private corked = false;
+
+  /**
+   * Queries issued in the same tick go out in one segment (one syscall) instead of one each:
+   * under load that is most of the cost of a cache miss.
+   */
+  private write(frameBytes: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(frameBytes);
   }
 
   private onReply(msg: Buffer): void {

@@ -20,6 +20,7 @@ export interface TcpListenerOptions {
 export class TcpClient {
   inFlight = 0;
   paused = false;
+  corked = false;
   constructor(readonly socket: Socket) {}
 }
 
@@ -90,7 +91,17 @@ export class TcpListener implements ReplyChannel<TcpClient> {
 
   send(reply: Buffer, client: TcpClient): void {
     this.release(client);
-    if (!client.socket.destroyed) client.socket.write(frame(reply));
+    if (client.socket.destroyed) return;
+    // Replies completed in the same tick (pipelined hits) leave in one segment.
+    if (!client.corked) {
+      client.corked = true;
+      client.socket.cork();
+      process.nextTick(() => {
+        client.corked = false;
+        client.socket.uncork();
+      });
+    }
+    client.socket.write(frame(reply));
   }
 
   discard(client: TcpClient): void {
