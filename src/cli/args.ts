@@ -95,15 +95,16 @@ function port(key: 'healthPort' | 'dnsPort'): Setter {
   };
 }
 
-/** -localip: every comma-separated entry an IP (so "a," is fatal, as in node-cache), all one family. */
+/**
+ * -localip: every comma-separated entry an IP (so "a," is fatal, as in node-cache). Unlike
+ * node-cache, IPv4 and IPv6 may be mixed (dual-stack, kubernetes/dns#655): listeners and
+ * iptables/ip6tables rules are per address.
+ */
 export function parseLocalIps(value: string): { ok: true; ips: string[] } | { ok: false; error: string } {
   const ips = value.split(',');
   for (const ip of ips) {
     if (isIP(ip) === 0) return { ok: false, error: `invalid localip specified - ${JSON.stringify(ip)}${ip === '' ? ' (empty entry: trailing or double comma?)' : ''}` };
   }
-  const family = isIP(ips[0]);
-  const other = ips.find((ip) => isIP(ip) !== family);
-  if (other) return { ok: false, error: `all localip addresses must be the same IP family: ${ips[0]} is IPv${family}, ${other} is not` };
   return { ok: true, ips };
 }
 
