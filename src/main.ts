@@ -20,6 +20,16 @@ node-cache flags: -localip -conf -basecorefile -kubednscm -upstreamsvc -setupint
 
 const isYaml = (file: string) => /\.ya?ml$/i.test(file);
 
+/** The file's text, or null after printing why it cannot be read. */
+function readText(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    console.error(`${file}: cannot read: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 function checkConfig(file: string | undefined): number {
   if (!file) {
     console.error('check-config needs a FILE');
@@ -28,13 +38,8 @@ function checkConfig(file: string | undefined): number {
   let result;
   if (isYaml(file)) result = loadConfigFile(file);
   else {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      console.error(`${file}: cannot read: ${(err as Error).message}`);
-      return 1;
-    }
+    const text = readText(file);
+    if (text === null) return 1;
     result = loadCorefile(text, file);
   }
   if (!result.ok) {
@@ -50,13 +55,8 @@ function convertCorefile(file: string | undefined): number {
     console.error('convert-corefile needs a FILE');
     return 2;
   }
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    console.error(`${file}: cannot read: ${(err as Error).message}`);
-    return 1;
-  }
+  const text = readText(file);
+  if (text === null) return 1;
   const parsed = parseCorefile(text, file);
   if (!parsed.ok) {
     for (const issue of parsed.issues) console.error(formatIssue(issue));

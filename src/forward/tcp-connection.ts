@@ -6,17 +6,14 @@ import { replyMatchesQuestion } from '../dns/reply.js';
 import { freshId } from './ids.js';
 import { UpstreamError } from './errors.js';
 import type { UpstreamAddress } from '../config/types.js';
+import type { PendingQuery } from './pending.js';
+import { BatchedWriter } from '../util/batched-writer.js';
 
-interface Pending {
-  readonly sent: Buffer;
-  readonly questionEnd: number;
-  readonly resolve: (reply: Buffer) => void;
-  readonly reject: (err: UpstreamError) => void;
-  readonly timer: NodeJS.Timeout;
-}
+type Pending = PendingQuery;
 
 export class TcpConnection {
   private readonly socket: Socket;
+  private readonly writer: BatchedWriter;
   private readonly reader = new FrameReader();
   private readonly pending = new Map<number, Pending>();
   private readonly ready: Promise<void>;
@@ -34,6 +31,7 @@ export class TcpConnection {
   ) {
     this.lastUsedMs = nowMs;
     this.socket = new Socket();
+    this.writer = new BatchedWriter(this.socket);
     this.socket.setNoDelay(true);
     this.ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -95,27 +93,10 @@ export class TcpConnection {
         if (this.retired && this.pending.size === 0) this.destroy(new UpstreamError('timeout', this.addr.label, 'stalled connection retired'));
       }, timeoutMs);
       this.pending.set(id, { sent: sent.subarray(2), questionEnd, resolve, reject, timer });
-      this.write(sent);
+      this.writer.write(sent); // queries of the same tick share one segment
     });
   }
 
-  private corked = false;
-
-  /**
-   * Queries issued in the same tick go out in one segment (one syscall) instead of one each:
-   * under load that is most of the cost of a cache miss.
-   */
-  private write(frameBytes: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(frameBytes);
-  }
 
   private onReply(msg: Buffer): void {
     if (msg.length < 12) return;

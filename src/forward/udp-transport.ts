@@ -5,14 +5,9 @@ import type { UpstreamAddress } from '../config/types.js';
 import { replyMatchesQuestion } from '../dns/reply.js';
 import { freshId } from './ids.js';
 import { UpstreamError } from './errors.js';
+import type { PendingQuery } from './pending.js';
 
-interface Pending {
-  readonly sent: Buffer;
-  readonly questionEnd: number;
-  readonly resolve: (reply: Buffer) => void;
-  readonly reject: (err: UpstreamError) => void;
-  readonly timer: NodeJS.Timeout;
-}
+type Pending = PendingQuery;
 
 export class UdpTransport {
   private socket: Socket | null = null;

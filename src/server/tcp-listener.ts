@@ -3,6 +3,7 @@
 // (reading pauses at the cap). Malformed framing closes the connection.
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { FrameReader, frame } from '../dns/tcp-framing.js';
+import { BatchedWriter } from '../util/batched-writer.js';
 import type { QueryPipeline, ReplyChannel } from './pipeline.js';
 import type { ZoneRouter } from './zone-router.js';
 import type { DnsStats } from '../metrics/dns-stats.js';
@@ -20,8 +21,10 @@ export interface TcpListenerOptions {
 export class TcpClient {
   inFlight = 0;
   paused = false;
-  corked = false;
-  constructor(readonly socket: Socket) {}
+  readonly writer: BatchedWriter;
+  constructor(readonly socket: Socket) {
+    this.writer = new BatchedWriter(socket);
+  }
 }
 
 export class TcpListener implements ReplyChannel<TcpClient> {
@@ -92,16 +95,7 @@ export class TcpListener implements ReplyChannel<TcpClient> {
   send(reply: Buffer, client: TcpClient): void {
     this.release(client);
     if (client.socket.destroyed) return;
-    // Replies completed in the same tick (pipelined hits) leave in one segment.
-    if (!client.corked) {
-      client.corked = true;
-      client.socket.cork();
-      process.nextTick(() => {
-        client.corked = false;
-        client.socket.uncork();
-      });
-    }
-    client.socket.write(frame(reply));
+    client.writer.write(frame(reply)); // replies of the same tick (pipelined hits) share one segment
   }
 
   discard(client: TcpClient): void {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.js';
 import { fixtures } from '../harness/zone.js';
+import { waitFor } from '../harness/wait.js';
 import { queryUdp } from '../harness/dns-client.js';
 
 const BUNDLE = 'dist/node-local-dns.cjs';
@@ -35,14 +36,6 @@ after(async () => {
 
 const readPid = (file: string): number | undefined => (existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) || undefined : undefined);
 
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test('SIGUSR2 hands the sockets to a successor and no lookup is lost under load', { skip: !existsSync(BUNDLE) && 'run npm run build first' }, async (t) => {
   upstream = await startUpstream({ kind: 'bind' });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.js';
 import { fixtures } from '../harness/zone.js';
+import { waitFor as waitForCondition } from '../harness/wait.js';
 import { queryUdp } from '../harness/dns-client.js';
 
 const BUNDLE = 'dist/node-local-dns.cjs';
@@ -16,6 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'nld-reload-'));
 let child: ChildProcess | undefined;
 let upstream: Upstream | undefined;
 let logs = '';
+const waitFor = (check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => waitForCondition(check, timeoutMs, what, () => `logs:\n${logs.slice(-2000)}`);
 
 after(async () => {
   child?.kill('SIGKILL');
@@ -23,14 +25,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}; logs:\n${logs.slice(-2000)}`);
-}
 
 const yaml = (port: number, metricsPort: number, zones: string, capacity = 1000) => `servers:
   - zones: [${zones}]

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.js';
 import { fixtures } from '../harness/zone.js';
+import { waitFor as waitForCondition } from '../harness/wait.js';
 import { queryUdp, queryTcp } from '../harness/dns-client.js';
 import { instancesAnswering } from '../../src/node/instance-probe.js';
 
@@ -16,6 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'nld-workers-'));
 let primary: ChildProcess | undefined;
 let upstream: Upstream | undefined;
 let logs = '';
+const waitFor = (check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => waitForCondition(check, timeoutMs, what, () => `logs:\n${logs.slice(-2000)}`);
 
 const childPids = (pid: number): number[] => {
   try {
@@ -32,14 +34,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}; logs:\n${logs.slice(-2000)}`);
-}
 
 test('two workers share the listeners; metrics, reload, restart and stop cover both', { skip: !existsSync(BUNDLE) && 'run npm run build first' }, async (t) => {
   upstream = await startUpstream({ kind: 'bind' });
