@@ -25,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startUpstream, pickFreePort, type Upstream } from '../test/harness/upstream.js';
 import { startFaultRelay, type FaultRelay } from '../test/harness/fault-relay.js';
 import { fixtures } from '../test/harness/zone.js';
+import { buildQuery } from '../src/dns/reply.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist', 'node-local-dns.cjs');
@@ -62,23 +63,7 @@ const rcodeName = (r: number) => RCODES[r] ?? `RCODE${r}`;
 const TYPE_A = 1;
 const TYPE_AAAA = 28;
 
-function encodeQuery(id: number, name: string, qtype: number): Buffer {
-  const labels = name.replace(/\.$/, '').split('.');
-  const qnameLen = labels.reduce((n, l) => n + 1 + l.length, 1);
-  const out = Buffer.alloc(12 + qnameLen + 4);
-  out.writeUInt16BE(id, 0);
-  out[2] = 0x01; // RD
-  out.writeUInt16BE(1, 4);
-  let pos = 12;
-  for (const l of labels) {
-    out[pos++] = l.length;
-    pos += out.write(l, pos, 'latin1');
-  }
-  out[pos++] = 0;
-  out.writeUInt16BE(qtype, pos);
-  out.writeUInt16BE(1, pos + 2);
-  return out;
-}
+const encodeQuery = (id: number, name: string, qtype: number): Buffer => buildQuery(name, qtype, id);
 
 type Kind = 'hit' | 'miss' | 'nxdomain' | 'aaaa';
 let missCounter = 0;
