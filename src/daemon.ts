@@ -28,6 +28,8 @@ export interface DaemonOptions {
   readonly services?: DaemonService[];
   /** Listening sockets inherited from a predecessor (restart without a gap). */
   readonly inherited?: Map<string, InheritedListener>;
+  /** Count per-query metrics even without a metrics listener (tests, embedding). Default true. */
+  readonly alwaysCountQueries?: boolean;
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -43,8 +45,10 @@ export class Daemon {
   private current: Config | null = null;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   reloadFailures = 0;
+  private readonly alwaysCount: boolean;
 
   constructor(options: DaemonOptions) {
+    this.alwaysCount = options.alwaysCountQueries ?? true;
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
     this.dnsStats = options.dnsStats ?? new DnsStats();
@@ -60,6 +64,7 @@ export class Daemon {
   /** Brings everything up. Rejects with a clear message if a listener cannot bind. */
   async start(config: Config): Promise<void> {
     if (this.state !== 'new') throw new Error(`daemon already ${this.state}`);
+    this.pipeline.countQueries = this.countsQueries(config);
     await this.services.beforeListen(config);
     const blocks = this.buildBlocks(config, []);
     const applied = await this.servers.apply(blocks, config);
@@ -98,8 +103,14 @@ export class Daemon {
     for (const b of old) b.close({ cache: blocks.some((n) => n.cache === b.cache), forwarder: blocks.some((n) => n.forwarder === b.forwarder) });
     this.blocks = blocks;
     this.current = config;
+    this.pipeline.countQueries = this.countsQueries(config);
     await this.services.reload(config);
     return { ok: true, changed: true };
+  }
+
+  /** Query counting is on when /metrics is served here or by a cluster primary (workers). */
+  private countsQueries(config: Config): boolean {
+    return this.alwaysCount || config.metrics.listen !== null || config.workers > 1;
   }
 
   /** Blocks for a config; caches and forwarders whose settings did not change are carried over. */

@@ -79,7 +79,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   const successor = isSuccessor();
   const inherited = successor ? await receiveListeners() : undefined;
   if (successor) logger.info({ listeners: [...(inherited?.keys() ?? [])] }, 'taking over listening sockets from the previous process');
-  daemon = primary ? primary.create(logger, services) : new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED });
+  daemon = primary ? primary.create(logger, services) : new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false });
   try {
     await daemon.start(first.config);
     if (successor) announceReady();

@@ -4,6 +4,7 @@
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log/logger.js';
 import { takeSnapshot } from './snapshot.js';
+import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const send = (msg: FromWorker): void => {
@@ -20,7 +21,9 @@ export function runWorker(): void {
       switch (msg.type) {
         case 'start': {
           const logger = createLogger(msg.config.log.level).child({ worker: Number(process.env.NLD_WORKER_INDEX ?? 0) });
-          daemon = new Daemon({ logger });
+          // With SO_REUSEPORT (Node >= 22.12) each worker binds its own socket and the kernel spreads
+          // queries; older Node shares the primary's socket through the cluster module.
+          daemon = new Daemon({ logger, reusePort: REUSE_PORT_SUPPORTED });
           try {
             await daemon.start(msg.config);
             send({ type: 'ready' });

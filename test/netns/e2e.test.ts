@@ -11,6 +11,7 @@
 //   (d) a rule deleted by hand is back within the 1 s sync interval
 //   (e) SIGTERM removes rules and addresses; the pod then resolves through DNAT to kube-dns
 //   (f) with -skipteardown nothing is removed on SIGTERM
+//   (g) after a SIGKILL (rules left behind) the next start re-ensures everything within a second
 // Needs root, `ip netns`, iptables, conntrack, named, dig and getent; skipped otherwise. Everything
 // runs inside namespaces named nld-e2e-<random>-*, which are removed in after(), on failure and on
 // exit/SIGINT (see topology.ts). No packet leaves them.
@@ -254,5 +255,27 @@ describe('node-local-dns in a network-namespace cluster (DaemonSet args)', { ski
     assert.deepEqual(await next.stop('SIGTERM'), { code: 0, signal: null });
     assert.deepEqual(await nodeLocalRules(topo.nsNode), []);
     assert.deepEqual(hasLocalIps(await addresses(topo.nsNode)), [false, false]);
+  });
+
+  test('(g) after a SIGKILL the next start re-ensures rules and addresses within a second', async (t) => {
+    const killed = await startDaemonInNode(topo, { extraArgs: ['-syncinterval', '60'] });
+    daemon = killed;
+    assert.deepEqual(await killed.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
+    // Like node-cache, nothing is torn down on SIGKILL (OOM kill): rules and addresses stay.
+    assert.equal((await nodeLocalRules(topo.nsNode)).length, 24);
+    // Damage the leftovers a little, as a half-finished teardown or an operator might.
+    await topo.exec(topo.nsNode, ['iptables', '-w', '5', '-t', 'raw', '-D', 'PREROUTING', '-p', 'udp', '-d', LOCAL_DNS_IP, '--dport', '53', '-j', 'NOTRACK', '-m', 'comment', '--comment', SKIP_CONNTRACK]);
+    await topo.exec(topo.nsNode, ['ip', 'addr', 'del', `${CLUSTER_DNS_IP}/32`, 'dev', 'lo']);
+    const started = Date.now();
+    const next = await startDaemonInNode(topo, { extraArgs: ['-syncinterval', '60'] });
+    daemon = next;
+    const elapsed = Date.now() - started;
+    t.diagnostic(`restart after SIGKILL: rules and addresses re-ensured, serving, ${elapsed} ms after spawn`);
+    assert.equal((await nodeLocalRules(topo.nsNode)).length, 24);
+    assert.deepEqual(hasLocalIps(await addresses(topo.nsNode)), [true, true]);
+    assert.deepEqual(await getent(topo, SVC1), [SVC1_IP]);
+    assert.ok(elapsed < 1000 + 1500, `re-ensured ${elapsed} ms after spawn (node start-up included)`);
+    assert.deepEqual(await next.stop('SIGTERM'), { code: 0, signal: null });
+    assert.deepEqual(await nodeLocalRules(topo.nsNode), []);
   });
 });
