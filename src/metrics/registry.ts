@@ -7,7 +7,8 @@
 // CoreDNS registers at start (panics, reload failures, forward broken/rejects, health) and the
 // five node-cache setup-error series are always present.
 import { readFileSync } from 'node:fs';
-import { Registry, collectDefaultMetrics, type Counter } from 'prom-client';
+import { Registry, type Counter } from 'prom-client';
+import { registerProcessMetrics } from './default-metrics.js';
 import { CACHE_TYPE_LABELS, type CacheStats } from '../cache/stats.js';
 import type { ForwardStats, UpstreamStats } from '../forward/stats.js';
 import { HealthStats, SLIM_TIME_BUCKETS } from '../health/health.js';
@@ -105,7 +106,7 @@ export function createMetricsRegistry(sources: MetricsSources, options: MetricsR
   ].sort((a, b) => (a.name < b.name ? -1 : 1)); // Go's registry sorts families by name
   // ScrapeFamily has every member the Registry uses; prom-client's typings only name its own classes.
   for (const family of families) registry.registerMetric(family as unknown as Counter);
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) registerProcessMetrics(registry);
   return { registry, health };
 }
 
