@@ -117,18 +117,32 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     }
     watcher?.close();
     watcher = watch(next.sources);
+    scheduleReloads(next.config.reload.intervalMs);
     return true;
   };
 
   const watch = (paths: string[]): PathWatcher | null =>
     paths.length === 0 ? null : watchPaths(paths, () => void reload('config changed'), { pollMs: CONFIG_POLL_MS, onError: (err) => logger.error({ err }, 'config watch failed') });
   let watcher = watch(first.sources);
+  // `reload.interval` (Corefile `reload INTERVAL`): also re-resolve the config on a timer; a
+  // reload that finds nothing changed is a no-op. Files are watched anyway.
+  let reloadTimer: NodeJS.Timeout | null = null;
+  let reloadTimerMs = 0;
+  const scheduleReloads = (ms: number) => {
+    if (ms === reloadTimerMs) return;
+    if (reloadTimer) clearInterval(reloadTimer);
+    reloadTimerMs = ms;
+    reloadTimer = ms > 0 ? setInterval(() => void reload('interval'), ms) : null;
+    reloadTimer?.unref();
+  };
+  scheduleReloads(first.config.reload.intervalMs);
 
   let stopping: Promise<void> | null = null;
   const shutdown = (signal: string): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ signal }, 'shutting down');
       watcher?.close();
+      scheduleReloads(0);
       await daemon.stop(signal === 'SIGQUIT' ? 0 : undefined);
       logger.info('stopped');
       logger.flush();
@@ -152,6 +166,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
       return;
     }
     watcher?.close();
+    scheduleReloads(0);
     logger.info({ successor: result.pid }, 'handed over; exiting without teardown');
     logger.flush();
     process.exit(0);
