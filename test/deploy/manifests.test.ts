@@ -434,7 +434,7 @@ test('in a simulated pod (mounts, env, kube-dns ConfigMap) the daemon resolves t
     mkdirSync(join(dir, 'etc/kube-dns'), { recursive: true });
     writeFileSync(join(dir, 'etc/coredns/Corefile.base'), configmap.data.Corefile);
     writeFileSync(join(dir, 'etc/kube-dns/stubDomains'), JSON.stringify({ 'acme.local': ['10.150.0.1'] }));
-    writeFileSync(join(dir, 'etc/kube-dns/upstreamNameservers'), JSON.stringify(['1.1.1.1', '8.8.8.8']));
+    writeFileSync(join(dir, 'etc/kube-dns/upstreamNameservers'), JSON.stringify(['198.51.100.53', '192.0.2.53']));
     const args = (container(daemonset).args as string[]).map((a) => (a.startsWith('/') ? join(dir, a) : a));
     const parsed = parseArgs([...args, '-basecorefile', join(dir, 'etc/coredns/Corefile.base'), '-kubednscm', join(dir, 'etc/kube-dns')]);
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
@@ -447,7 +447,7 @@ test('in a simulated pod (mounts, env, kube-dns ConfigMap) the daemon resolves t
     const { config } = resolved;
     assert.deepEqual(config.node?.localIps, [VARS.localdns, VARS.kubedns]);
     assert.deepEqual(serverFor(config, 'acme.local.').forward?.to.map((u) => u.label), ['10.150.0.1:53']);
-    assert.deepEqual(serverFor(config, '.').forward?.to.map((u) => u.label), ['1.1.1.1:53', '8.8.8.8:53']);
+    assert.deepEqual(serverFor(config, '.').forward?.to.map((u) => u.label), ['198.51.100.53:53', '192.0.2.53:53']);
     assert.deepEqual(serverFor(config, 'cluster.local.').forward?.to.map((u) => u.label), [`${UPSTREAM_IP}:53`]);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -90,7 +90,7 @@ test('--log-level overrides the config in every mode', () => {
 });
 
 test('node-cache mode generates the Corefile from the template, writes it to -conf and adds node setup', () => {
-  const l = nodeCacheLayout({ upstreamNameservers: '["8.8.8.8"]', stubDomains: '{"acme.local": ["1.2.3.4"]}' });
+  const l = nodeCacheLayout({ upstreamNameservers: '["192.0.2.53"]', stubDomains: '{"acme.local": ["1.2.3.4"]}' });
   const result = resolveConfig(flags(nodeArgs(l, ['-syncinterval', '30', '-health-port', '9254', '-skipteardown', '-setupiptables=false'])), ENV);
   const config = expectOk(result);
   assert.equal(result.mode, 'node-cache');
@@ -98,7 +98,7 @@ test('node-cache mode generates the Corefile from the template, writes it to -co
   assert.match(result.description, /^node-cache template .*Corefile\.base \+ kube-dns .*kube-dns → .*Corefile$/);
   assert.equal(readFileSync(l.conf, 'utf8'), result.corefile);
   assert.match(result.corefile ?? '', /forward \. 10\.96\.0\.11 \{/);
-  assert.match(result.corefile ?? '', /forward \. 8\.8\.8\.8\n/);
+  assert.match(result.corefile ?? '', /forward \. 192\.0\.2\.53\n/);
   assert.deepEqual(
     config.servers.map((s) => s.zones[0]),
     ['cluster.local.', 'in-addr.arpa.', 'ip6.arpa.', '.', 'acme.local.'],
@@ -127,7 +127,7 @@ test('without upstreamNameservers the template forwards to /etc/resolv.conf, whi
 });
 
 test('an unchanged generated Corefile is not rewritten', async () => {
-  const l = nodeCacheLayout({ upstreamNameservers: '["8.8.8.8"]' });
+  const l = nodeCacheLayout({ upstreamNameservers: '["192.0.2.53"]' });
   expectOk(resolveConfig(flags(nodeArgs(l)), ENV));
   const first = statSync(l.conf).mtimeMs;
   await new Promise((r) => setTimeout(r, 20));
@@ -136,15 +136,15 @@ test('an unchanged generated Corefile is not rewritten', async () => {
 });
 
 test('a ConfigMap update is picked up by the next call', () => {
-  const l = nodeCacheLayout({ upstreamNameservers: '["8.8.8.8"]' });
+  const l = nodeCacheLayout({ upstreamNameservers: '["192.0.2.53"]' });
   expectOk(resolveConfig(flags(nodeArgs(l)), ENV));
-  l.kube.update({ upstreamNameservers: '["9.9.9.9"]' });
+  l.kube.update({ upstreamNameservers: '["203.0.113.53"]' });
   const config = expectOk(resolveConfig(flags(nodeArgs(l)), ENV));
-  assert.deepEqual(config.servers[3].forward?.to.map((u) => u.label), ['9.9.9.9:53']);
+  assert.deepEqual(config.servers[3].forward?.to.map((u) => u.label), ['203.0.113.53:53']);
 });
 
 test('an invalid kube-dns ConfigMap is an error naming its file and counts one configmap error', () => {
-  const l = nodeCacheLayout({ upstreamNameservers: '["8.8.8.8", "dns.google"]' });
+  const l = nodeCacheLayout({ upstreamNameservers: '["192.0.2.53", "dns.google"]' });
   const result = resolveConfig(flags(nodeArgs(l)), ENV);
   assert.equal(result.ok, false);
   if (!result.ok) {
@@ -172,7 +172,7 @@ test('an explicit -basecorefile that does not exist is a configmap error', () =>
 });
 
 test('a -conf that cannot be written is a warning and a configmap error, the config still loads', () => {
-  const l = nodeCacheLayout({ upstreamNameservers: '["8.8.8.8"]' });
+  const l = nodeCacheLayout({ upstreamNameservers: '["192.0.2.53"]' });
   const argv = nodeArgs(l).map((a) => (a === l.conf ? join(l.dir, 'missing-dir', 'Corefile') : a));
   const result = resolveConfig(flags(argv), ENV);
   expectOk(result);
@@ -181,7 +181,7 @@ test('a -conf that cannot be written is a warning and a configmap error, the con
 });
 
 test('the default kube-dns dir is used only when it exists', () => {
-  const l = nodeCacheLayout({ upstreamNameservers: '["8.8.8.8"]' });
+  const l = nodeCacheLayout({ upstreamNameservers: '["192.0.2.53"]' });
   const argv = nodeArgs(l).filter((a, i, all) => a !== '-kubednscm' && all[i - 1] !== '-kubednscm');
   const withDefault = resolveConfig(flags(argv), ENV, { defaultKubeDnsDir: l.kube.dir });
   assert.deepEqual(withDefault.sources, [l.base, l.kube.dir]);

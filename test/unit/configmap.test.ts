@@ -21,23 +21,23 @@ function config(result: KubeDnsResult) {
 test('a ConfigMap volume is read through its key symlinks; ..data and the data dir are ignored', () => {
   const volume = createConfigMapVolume(freshDir(), {
     stubDomains: '{"acme.local": ["1.2.3.4"], "corp.example": ["10.0.0.1:5353", "[fd00::1]:53"]}',
-    upstreamNameservers: '["8.8.8.8", "8.8.4.4:53"]',
+    upstreamNameservers: '["192.0.2.53", "192.0.2.54:53"]',
     federations: 'myfed=example.com',
   });
   const result = readKubeDnsDir(volume.dir);
   assert.deepEqual(config(result), {
     stubDomains: { 'acme.local': ['1.2.3.4'], 'corp.example': ['10.0.0.1:5353', '[fd00::1]:53'] },
-    upstreamNameservers: ['8.8.8.8', '8.8.4.4:53'],
+    upstreamNameservers: ['192.0.2.53', '192.0.2.54:53'],
     federations: { myfed: 'example.com' },
   });
   assert.ok(result.ok && result.files.every((f) => !f.startsWith('.')));
 });
 
 test('a ..data symlink swap is seen by the next read, and removed keys disappear', () => {
-  const volume = createConfigMapVolume(freshDir(), { upstreamNameservers: '["8.8.8.8"]', stubDomains: '{"a.local": ["1.1.1.1"]}' });
-  assert.deepEqual(config(readKubeDnsDir(volume.dir)).upstreamNameservers, ['8.8.8.8']);
-  volume.update({ upstreamNameservers: '["9.9.9.9"]' });
-  assert.deepEqual(config(readKubeDnsDir(volume.dir)), { stubDomains: {}, upstreamNameservers: ['9.9.9.9'], federations: {} });
+  const volume = createConfigMapVolume(freshDir(), { upstreamNameservers: '["192.0.2.53"]', stubDomains: '{"a.local": ["198.51.100.53"]}' });
+  assert.deepEqual(config(readKubeDnsDir(volume.dir)).upstreamNameservers, ['192.0.2.53']);
+  volume.update({ upstreamNameservers: '["203.0.113.53"]' });
+  assert.deepEqual(config(readKubeDnsDir(volume.dir)), { stubDomains: {}, upstreamNameservers: ['203.0.113.53'], federations: {} });
 });
 
 test('an empty directory (optional ConfigMap absent) gives the empty config', () => {
@@ -72,7 +72,7 @@ test('non-UTF-8 content is an error naming the file', () => {
 });
 
 test('an invalid key in a volume is reported with the full path of its file', () => {
-  const volume = createConfigMapVolume(freshDir(), { upstreamNameservers: '["8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1"]' });
+  const volume = createConfigMapVolume(freshDir(), { upstreamNameservers: '["192.0.2.53", "192.0.2.54", "198.51.100.53", "198.51.100.54"]' });
   const result = readKubeDnsDir(volume.dir);
   assert.deepEqual(result, { ok: false, file: join(volume.dir, 'upstreamNameservers'), reason: 'cannot have more than 3 entries, got 4' });
 });
@@ -99,11 +99,11 @@ const invalid: { name: string; data: Record<string, string>; file: string; reaso
   { name: 'a stub domain server given as a hostname (forward needs an IP)', data: { stubDomains: '{"acme.local": ["ns1.acme.local"]}' }, file: 'stubDomains', reason: /not an IP address: "ns1\.acme\.local"/ },
   { name: 'a stub domain server with a bad port', data: { stubDomains: '{"acme.local": ["1.2.3.4:99999"]}' }, file: 'stubDomains', reason: /invalid nameserver: "1\.2\.3\.4:99999" \(bad port\)/ },
   { name: 'a stub domain server that is garbage', data: { stubDomains: '{"acme.local": ["not a server!"]}' }, file: 'stubDomains', reason: /invalid nameserver/ },
-  { name: 'more than three upstreamNameservers', data: { upstreamNameservers: '["1.1.1.1","1.1.1.2","1.1.1.3","1.1.1.4"]' }, file: 'upstreamNameservers', reason: /more than 3 entries/ },
+  { name: 'more than three upstreamNameservers', data: { upstreamNameservers: '["198.51.100.53","198.51.100.2","198.51.100.3","198.51.100.4"]' }, file: 'upstreamNameservers', reason: /more than 3 entries/ },
   { name: 'an upstream given as a hostname', data: { upstreamNameservers: '["dns.google"]' }, file: 'upstreamNameservers', reason: /not an IP address or IP:port/ },
-  { name: 'an upstream with port 0', data: { upstreamNameservers: '["8.8.8.8:0"]' }, file: 'upstreamNameservers', reason: /bad port number: "0"/ },
+  { name: 'an upstream with port 0', data: { upstreamNameservers: '["192.0.2.53:0"]' }, file: 'upstreamNameservers', reason: /bad port number: "0"/ },
   { name: 'an unbracketed IPv6 upstream with a port', data: { upstreamNameservers: '["fd00::53:5353x"]' }, file: 'upstreamNameservers', reason: /not an IP address or IP:port/ },
-  { name: 'upstreamNameservers that is a JSON object', data: { upstreamNameservers: '{"a": "8.8.8.8"}' }, file: 'upstreamNameservers', reason: /must be a JSON array/ },
+  { name: 'upstreamNameservers that is a JSON object', data: { upstreamNameservers: '{"a": "192.0.2.53"}' }, file: 'upstreamNameservers', reason: /must be a JSON array/ },
   { name: 'a federation without "="', data: { federations: 'myfed' }, file: 'federations', reason: /must be key=value/ },
   { name: 'a federation name that is not a DNS label', data: { federations: 'my.fed=example.com' }, file: 'federations', reason: /not a valid federation name/ },
 ];

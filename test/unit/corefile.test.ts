@@ -106,7 +106,7 @@ test('rawConfigToYaml output loads to the same Config as the Corefile', () => {
 const optionCases: { name: string; text: string; check: (c: Config) => void }[] = [
   {
     name: 'cache options: success/denial with MINTTL, prefetch, serve_stale verify, servfail',
-    text: block(`cache 300 {\n success 5000 600 10\n denial 2000\n prefetch 5 30s 20%\n serve_stale 2h verify\n servfail 2s\n}\nforward . 1.1.1.1`),
+    text: block(`cache 300 {\n success 5000 600 10\n denial 2000\n prefetch 5 30s 20%\n serve_stale 2h verify\n servfail 2s\n}\nforward . 198.51.100.53`),
     check: (c) => {
       const cache = c.servers[0].cache!;
       assert.deepEqual(cache.success, { capacity: 5000, maxTtlSeconds: 600, minTtlSeconds: 10 });
@@ -162,7 +162,7 @@ const optionCases: { name: string; text: string; check: (c: Config) => void }[] 
   },
   {
     name: 'log enables the query log, health lameduck and reload interval are read',
-    text: block('log\nhealth 127.0.0.1:8081 {\n lameduck 5s\n}\nreload 10s 2s\nforward . 1.1.1.1'),
+    text: block('log\nhealth 127.0.0.1:8081 {\n lameduck 5s\n}\nreload 10s 2s\nforward . 198.51.100.53'),
     check: (c) => {
       assert.deepEqual(c.servers[0].log, { sampleRate: 1 });
       assert.deepEqual(c.health, { listen: { host: '127.0.0.1', port: 8081 }, lameduckMs: 5000 });
@@ -179,7 +179,7 @@ const optionCases: { name: string; text: string; check: (c: Config) => void }[] 
   },
   {
     name: 'a block without bind listens on the wildcard address',
-    text: block('forward . 1.1.1.1'),
+    text: block('forward . 198.51.100.53'),
     check: (c) => assert.deepEqual(c.servers[0].bind, ['0.0.0.0']),
   },
   {
@@ -213,25 +213,25 @@ const optionCases: { name: string; text: string; check: (c: Config) => void }[] 
   },
   {
     name: 'comments, quoted strings and CRLF line endings are handled',
-    text: '# header comment\r\n.:53 { # trailing comment\r\n  bind "127.0.0.1"\r\n  forward . "1.1.1.1" # upstream\r\n}\r\n',
+    text: '# header comment\r\n.:53 { # trailing comment\r\n  bind "127.0.0.1"\r\n  forward . "198.51.100.53" # upstream\r\n}\r\n',
     check: (c) => {
       assert.deepEqual(c.servers[0].bind, ['127.0.0.1']);
-      assert.equal(c.servers[0].forward?.to[0].label, '1.1.1.1:53');
+      assert.equal(c.servers[0].forward?.to[0].label, '198.51.100.53:53');
     },
   },
   {
     name: 'a single server block may omit the braces',
-    text: '.:53\nbind 127.0.0.1\nforward . 1.1.1.1\n',
-    check: (c) => assert.equal(c.servers[0].forward?.to[0].label, '1.1.1.1:53'),
+    text: '.:53\nbind 127.0.0.1\nforward . 198.51.100.53\n',
+    check: (c) => assert.equal(c.servers[0].forward?.to[0].label, '198.51.100.53:53'),
   },
   {
     name: 'a one-line option block is accepted',
-    text: block('forward . 1.1.1.1 { force_tcp }'),
+    text: block('forward . 198.51.100.53 { force_tcp }'),
     check: (c) => assert.equal(c.servers[0].forward?.forceTcp, true),
   },
   {
     name: 'errors with a consolidate block is accepted',
-    text: block('errors {\n consolidate 5m ".* i/o timeout$"\n}\nforward . 1.1.1.1'),
+    text: block('errors {\n consolidate 5m ".* i/o timeout$"\n}\nforward . 198.51.100.53'),
     check: (c) => assert.equal(c.servers.length, 1),
   },
 ];
@@ -250,13 +250,13 @@ const errorCases: { name: string; text: string; line: number; field: string; rea
   { name: 'hosts with a block is an unsupported directive', text: '.:53 {\n  hosts {\n    10.0.0.1 a.example\n  }\n}\n', line: 2, field: 'hosts', reason: /unsupported directive "hosts"/ },
   { name: 'template is an unsupported directive', text: block('template IN A example.org {\n answer "x 60 IN A 1.2.3.4"\n}'), line: 2, field: 'template', reason: /unsupported/ },
   { name: 'tls is an unsupported directive', text: block('tls cert.pem key.pem'), line: 2, field: 'tls', reason: /unsupported/ },
-  { name: 'forward FROM of another zone is rejected', text: block('forward example.com 1.1.1.1'), line: 2, field: 'forward', reason: /FROM "example.com" must be "\." or cover/ },
-  { name: 'forward FROM not covering every zone of the block is rejected', text: block('forward a.example 1.1.1.1', 'a.example b.example'), line: 2, field: 'forward', reason: /cover the server block's zones/ },
+  { name: 'forward FROM of another zone is rejected', text: block('forward example.com 198.51.100.53'), line: 2, field: 'forward', reason: /FROM "example.com" must be "\." or cover/ },
+  { name: 'forward FROM not covering every zone of the block is rejected', text: block('forward a.example 198.51.100.53', 'a.example b.example'), line: 2, field: 'forward', reason: /cover the server block's zones/ },
   { name: 'forward without TO is rejected', text: block('forward .'), line: 2, field: 'forward', reason: /at least 2 arguments, got 1/ },
-  { name: 'an unsupported forward option names the option', text: block('forward . 1.1.1.1 {\n  tls_servername dns.example\n}'), line: 3, field: 'forward.tls_servername', reason: /unsupported forward option/ },
+  { name: 'an unsupported forward option names the option', text: block('forward . 198.51.100.53 {\n  tls_servername dns.example\n}'), line: 3, field: 'forward.tls_servername', reason: /unsupported forward option/ },
   { name: 'an unsupported cache option names the option', text: block('cache {\n  keepttl\n}'), line: 3, field: 'cache.keepttl', reason: /unsupported cache option/ },
   { name: 'a non-integer cache capacity is rejected at its line', text: block('cache {\n  success lots 30\n}'), line: 3, field: 'cache.success.capacity', reason: /must be an integer, got "lots"/ },
-  { name: 'a non-integer max_concurrent is rejected', text: block('forward . 1.1.1.1 {\n max_concurrent many\n}'), line: 3, field: 'forward.maxConcurrent', reason: /must be an integer/ },
+  { name: 'a non-integer max_concurrent is rejected', text: block('forward . 198.51.100.53 {\n max_concurrent many\n}'), line: 3, field: 'forward.maxConcurrent', reason: /must be an integer/ },
   { name: 'a cache directive twice in a block is rejected', text: block('cache 30\ncache 10'), line: 3, field: 'cache', reason: /only once per server block \(first on line 2\)/ },
   { name: 'cache ZONES that differ from the block zones are rejected', text: block('cache 30 example.org'), line: 2, field: 'cache', reason: /must equal the server block's zones/ },
   { name: 'prometheus addresses that differ between blocks are rejected', text: block('prometheus :9253', 'a.example') + block('prometheus :9254', 'b.example'), line: 5, field: 'prometheus', reason: /:9254 differs from :9253 on line 2/ },
@@ -275,11 +275,11 @@ const errorCases: { name: string; text: string; line: number; field: string; rea
   { name: 'an empty Corefile is rejected', text: '# nothing\n', line: 1, field: '', reason: /no server blocks/ },
   // Schema errors are mapped back to the directive that produced the value.
   { name: 'a zero cache capacity is reported at the success line', text: block('cache {\n  success 0 30\n}'), line: 3, field: 'servers[0].cache.success.capacity', reason: /must be >= 1/ },
-  { name: 'a bad forward policy is reported at the forward line', text: block('forward . 1.1.1.1 {\n  policy fastest\n}'), line: 3, field: 'servers[0].forward.policy', reason: /must be one of random \| round_robin \| sequential/ },
+  { name: 'a bad forward policy is reported at the forward line', text: block('forward . 198.51.100.53 {\n  policy fastest\n}'), line: 3, field: 'servers[0].forward.policy', reason: /must be one of random \| round_robin \| sequential/ },
   { name: 'an interface name in bind is reported at the bind line', text: block('errors\nbind eth0'), line: 3, field: 'servers[0].bind[0]', reason: /must be an IPv4 or IPv6 address/ },
   { name: 'servfail above 5m is reported at its line', text: block('cache 30 {\n  servfail 10m\n}'), line: 3, field: 'servers[0].cache.servfail', reason: /at most 5m/ },
   { name: 'a prefetch percentage out of range is reported at its line', text: block('cache {\n  prefetch 1 1m 5%\n}'), line: 3, field: 'servers[0].cache.prefetch.percentage', reason: /must be >= 10/ },
-  { name: 'a tls:// upstream is reported at the forward line', text: block('errors\nforward . tls://1.1.1.1'), line: 3, field: 'servers[0].forward.to[0]', reason: /only plain DNS upstreams/ },
+  { name: 'a tls:// upstream is reported at the forward line', text: block('errors\nforward . tls://198.51.100.53'), line: 3, field: 'servers[0].forward.to[0]', reason: /only plain DNS upstreams/ },
   { name: 'a zero cache TTL is reported once at the cache line', text: block('cache 0'), line: 2, field: 'cache', reason: /TTL must be > 0, got 0/ },
   { name: 'a bad prometheus address is reported at its line', text: block('errors\nprometheus nowhere:9253'), line: 3, field: 'metrics.listen', reason: /must be an IP address/ },
   { name: 'the same zone served twice on one address is reported at the second block', text: block('bind 127.0.0.1', 'a.example') + block('bind 127.0.0.1', 'a.example'), line: 4, field: 'servers[1].zones', reason: /already served by servers\[0\]/ },
@@ -298,7 +298,7 @@ for (const c of errorCases) {
 }
 
 test('all directive errors of a Corefile are reported together, in order', () => {
-  const issues = issuesOf('.:53 {\n  rewrite stop\n  hosts\n  forward . 1.1.1.1 {\n    tls\n  }\n}\n');
+  const issues = issuesOf('.:53 {\n  rewrite stop\n  hosts\n  forward . 198.51.100.53 {\n    tls\n  }\n}\n');
   assert.deepEqual(
     issues.map((i) => `${i.line} ${i.field}`),
     ['2 rewrite', '3 hosts', '5 forward.tls'],
@@ -307,7 +307,7 @@ test('all directive errors of a Corefile are reported together, in order', () =>
 });
 
 test('parseCorefile never throws, whatever the input', () => {
-  const alphabet = fc.constantFrom('.', ':53', '{', '}', '"', '#', '\n', ' ', 'cache', 'forward', 'bind', '1.1.1.1', 'success', '30', 'x', 'prometheus', '\\');
+  const alphabet = fc.constantFrom('.', ':53', '{', '}', '"', '#', '\n', ' ', 'cache', 'forward', 'bind', '198.51.100.53', 'success', '30', 'x', 'prometheus', '\\');
   fc.assert(
     fc.property(fc.array(alphabet, { maxLength: 60 }), (parts) => {
       const result = parseCorefile(parts.join(' '), 'fuzz');

@@ -53,20 +53,20 @@ const cases: { name: string; over: Partial<TemplateInput>; want: string; warning
   },
   {
     name: 'custom upstreams replace the exact force_tcp block with a one-line UDP forward',
-    over: { template: OLD_ROOT_BLOCK, localIps: ['169.254.20.10'], upstreamNameservers: ['8.8.8.8', '1.1.1.1:53'] },
+    over: { template: OLD_ROOT_BLOCK, localIps: ['169.254.20.10'], upstreamNameservers: ['192.0.2.53', '198.51.100.53:53'] },
     want: `.:53 {
     errors
     cache 30
     bind 169.254.20.10
-    forward . 8.8.8.8 1.1.1.1:53
+    forward . 192.0.2.53 198.51.100.53:53
     prometheus :9253
     }
 `,
   },
   {
     name: 'custom upstreams without a TCP block are substituted in place, with node-cache\'s warning',
-    over: { template: '.:53 {\n  forward . __PILLAR__UPSTREAM__SERVERS__ {\n    force_tcp\n  }\n}\n', localIps: ['169.254.20.10'], upstreamNameservers: ['8.8.8.8'] },
-    want: '.:53 {\n  forward . 8.8.8.8 {\n    force_tcp\n  }\n}\n',
+    over: { template: '.:53 {\n  forward . __PILLAR__UPSTREAM__SERVERS__ {\n    force_tcp\n  }\n}\n', localIps: ['169.254.20.10'], upstreamNameservers: ['192.0.2.53'] },
+    want: '.:53 {\n  forward . 192.0.2.53 {\n    force_tcp\n  }\n}\n',
     warnings: ['Did not find TCP upstream block to replace, assuming upstreams already use UDP.'],
   },
   {
@@ -116,8 +116,8 @@ for (const c of cases) {
 }
 
 test('custom upstreams in the official template flow through to a Corefile that parses', () => {
-  const { text } = generate({ upstreamNameservers: ['8.8.8.8'], stubDomains: { 'acme.local': ['1.2.3.4'] } });
-  assert.match(text, /forward \. 8\.8\.8\.8\n/);
+  const { text } = generate({ upstreamNameservers: ['192.0.2.53'], stubDomains: { 'acme.local': ['1.2.3.4'] } });
+  assert.match(text, /forward \. 192\.0\.2\.53\n/);
   const parsed = parseCorefile(text, 'Corefile');
   assert.ok(parsed.ok, parsed.ok ? '' : JSON.stringify(parsed.issues));
   assert.deepEqual(
