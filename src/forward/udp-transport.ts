@@ -2,7 +2,7 @@
 // question, anything else (late, spoofed, garbage) is dropped and counted.
 import { createSocket, type Socket } from 'node:dgram';
 import type { UpstreamAddress } from '../config/types.js';
-import { replyMatchesQuestion } from '../dns/reply.js';
+import { replyMatchesQuestion, withId } from '../dns/reply.js';
 import { freshId } from './ids.js';
 import { UpstreamError } from './errors.js';
 import type { PendingQuery } from './pending.js';
@@ -46,9 +46,7 @@ export class UdpTransport {
     const socket = await this.open();
     const id = freshId(this.pending);
     if (id === undefined) throw new UpstreamError('busy', this.addr.label);
-    const sent = Buffer.from(query);
-    sent[0] = id >> 8;
-    sent[1] = id & 0xff;
+    const sent = withId(query, id);
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

@@ -4,9 +4,9 @@
 // the block has a query log. Never throws out of handle().
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import { parseQuery, type ParsedQuery } from '../dns/query.js';
+import { isInternetClass, keyToName, parseQuery, type ParsedQuery } from '../dns/query.js';
 import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
-import { CLASS_IN, RCODE, TYPE } from '../dns/constants.js';
+import { RCODE, TYPE } from '../dns/constants.js';
 import { FRESH } from '../cache/response-cache.js';
 import { PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, type DnsStats, type ZoneStats } from '../metrics/dns-stats.js';
 import type { ZoneRouter, Route } from './zone-router.js';
@@ -63,11 +63,11 @@ export class QueryPipeline {
     }
     const proto = channel.tcp ? PROTO_TCP : PROTO_UDP;
     const route = channel.router.match(query.key);
-    if (query.qclass !== CLASS_IN && isChaosIdQuery(query)) {
+    if (!isInternetClass(query) && isChaosIdQuery(query)) {
       channel.send(chaosReply(msg, query), peer);
       return;
     }
-    if (!route || query.qclass !== CLASS_IN) {
+    if (!route || !isInternetClass(query)) {
       // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
       const stats = channel.router.dropped;
       if (this.countQueries) stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
@@ -139,7 +139,7 @@ export class QueryPipeline {
   private isExcepted(route: Route, query: ParsedQuery): boolean {
     const except = route.block.forwarder?.config.except;
     if (!except || except.length === 0) return false;
-    const name = keyName(query.key);
+    const name = keyToName(query.key);
     return except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
   }
 
@@ -171,15 +171,4 @@ export class QueryPipeline {
         channel.send(errorReply(msg, RCODE.FORMERR, questionEnd), peer);
     }
   }
-}
-
-function keyName(key: string): string {
-  const labels: string[] = [];
-  let pos = 0;
-  while (pos < key.length && key.charCodeAt(pos) !== 0) {
-    const len = key.charCodeAt(pos);
-    labels.push(key.slice(pos + 1, pos + 1 + len));
-    pos += 1 + len;
-  }
-  return `${labels.join('.')}.`;
 }

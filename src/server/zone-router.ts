@@ -1,6 +1,7 @@
 // Longest-suffix zone match for one listener: which server block answers a qname. Works on the
 // lower-cased wire-format name at the start of the cache key, so no string decoding per query.
 import type { BlockRuntime } from './block.js';
+import { keyNameLength } from '../dns/query.js';
 import type { ZoneStats, DnsStats } from '../metrics/dns-stats.js';
 
 export interface Route {
@@ -42,9 +43,7 @@ export class ZoneRouter {
 
   /** The block for the longest zone that contains the key's qname, or undefined. */
   match(key: string): Route | undefined {
-    let end = 0;
-    while (end < key.length && key.charCodeAt(end) !== 0) end += 1 + key.charCodeAt(end);
-    end += 1; // include the root label
+    const end = keyNameLength(key); // the qname's wire bytes, root label included
     let pos = 0;
     for (;;) {
       if (this.zoneLengths[end - pos] === 1) {
