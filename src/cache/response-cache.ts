@@ -87,6 +87,17 @@ export class ResponseCache {
     return this.stores[CACHE_DENIAL].peek(key) ?? this.stores[CACHE_SUCCESS].peek(key);
   }
 
+  /**
+   * serve_stale after a failed refresh: the entry for `key` if it is still within the stale window
+   * (expired or not), without counting a lookup. Undefined when serve_stale is off.
+   */
+  staleFallback(key: string): CacheEntry | undefined {
+    const stale = this.config.serveStale;
+    if (!stale) return undefined;
+    const entry = this.peek(key);
+    return entry && this.clock.nowMs() - entry.expiresAtMs < stale.durationMs ? entry : undefined;
+  }
+
   private find(store: LRUCache<string, CacheEntry>, key: string, now: number): Lookup | undefined {
     const entry = store.get(key);
     if (!entry) return undefined;

@@ -22,7 +22,6 @@ export class BlockRuntime {
     readonly cache: ResponseCache | null,
     readonly forwarder: Forwarder | null,
     readonly servers: readonly string[],
-    private readonly clock: Clock,
   ) {
     this.zonesLabel = config.zones.join(',');
   }
@@ -30,7 +29,7 @@ export class BlockRuntime {
   static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }): BlockRuntime {
     const cache = reuse?.cache !== undefined ? reuse.cache : config.cache ? new ResponseCache(config.cache, clock, servers, config.zones.join(',')) : null;
     const forwarder = reuse?.forwarder !== undefined ? reuse.forwarder : config.forward ? new Forwarder(config.forward, clock, udpBufferBytes) : null;
-    return new BlockRuntime(config, cache, forwarder, servers, clock);
+    return new BlockRuntime(config, cache, forwarder, servers);
   }
 
   /** Forwards a miss (one exchange per key at a time) and stores a cacheable reply. */
@@ -68,9 +67,5 @@ export class BlockRuntime {
   close(keep?: { cache?: boolean; forwarder?: boolean }): void {
     if (!keep?.cache) this.cache?.clear();
     if (!keep?.forwarder) this.forwarder?.close();
-  }
-
-  get now(): number {
-    return this.clock.nowMs();
   }
 }

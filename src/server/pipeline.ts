@@ -124,8 +124,8 @@ export class QueryPipeline {
     }
     const cache = route.block.cache;
     // serve_stale: the upstream failed, so an expired answer (TTL 0) beats SERVFAIL (RFC 8767).
-    const stale = cache?.config.serveStale ? cache.peek(query.key) : undefined;
-    if (cache && stale && route.block.now - stale.expiresAtMs < cache.config.serveStale!.durationMs) {
+    const stale = cache?.staleFallback(query.key);
+    if (cache && stale) {
       cache.stats.servedStale++;
       const reply = renderReply(stale, msg, query, { ttl: 0, authoritative: true, limit: clientLimit(query, channel.tcp) });
       this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
