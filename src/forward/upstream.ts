@@ -81,8 +81,4 @@ export class Upstream {
     this.udp.close();
   }
 
-  /** For tests and debugging. */
-  get poolSize(): number {
-    return this.tcp.size;
-  }
 }

@@ -15,16 +15,13 @@ export type MissOutcome =
 
 export class BlockRuntime {
   readonly coalescer = new Coalescer<MissOutcome>();
-  readonly zonesLabel: string;
 
   constructor(
     readonly config: ServerBlockConfig,
     readonly cache: ResponseCache | null,
     readonly forwarder: Forwarder | null,
     readonly servers: readonly string[],
-  ) {
-    this.zonesLabel = config.zones.join(',');
-  }
+  ) {}
 
   static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }): BlockRuntime {
     const cache = reuse?.cache !== undefined ? reuse.cache : config.cache ? new ResponseCache(config.cache, clock, servers, config.zones.join(',')) : null;

@@ -101,12 +101,6 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
     return this.socket?.address().port ?? this.options.port;
   }
 
-  /** The kernel's actual buffer sizes (it may cap them at net.core.rmem_max). */
-  bufferSizes(): { receive: number; send: number } | undefined {
-    if (!this.socket) return undefined;
-    return { receive: this.socket.getRecvBufferSize(), send: this.socket.getSendBufferSize() };
-  }
-
   close(): Promise<void> {
     const socket = this.socket;
     this.socket = null;

@@ -19,6 +19,7 @@ import {
   type ReplyAnalysis,
 } from '../../src/dns/reply.js';
 import { RCODE } from '../../src/dns/constants.js';
+import { rng } from '../fuzz/fuzz-long.js';
 
 // ---------------------------------------------------------------------------
 // Builders
@@ -238,17 +239,6 @@ test('analyzeReply: malformed replies return undefined', () => {
   for (let len = 0; len < good.length; len++) assert.equal(analyzeReply(good.subarray(0, len)), undefined, `prefix ${len}/${good.length}`);
 });
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('analyzeReply: a little fuzz: byte flips never throw and any analysis stays inside the message', () => {
   const corpus = [
