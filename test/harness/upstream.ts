@@ -14,7 +14,7 @@
  * removes the temp dir as soon as this process dies, even by SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -106,6 +106,30 @@ export interface Upstream {
 
 // ---------------------------------------------------------------------------
 // Constants and small helpers
+
+/**
+ * SIGSTOP is delivered asynchronously: a multi-threaded server can still answer a packet for a
+ * moment. Waits (at most 500 ms) until every thread of `pid` is in the stopped state.
+ */
+function waitUntilStopped(pid: number | undefined): void {
+  if (!pid) return;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 500;
+  while (Date.now() < deadline) {
+    let allStopped = true;
+    try {
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'latin1');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'T' && state !== 't') allStopped = false;
+      }
+    } catch {
+      return; // gone
+    }
+    if (allStopped) return;
+    Atomics.wait(sleeper, 0, 0, 2);
+  }
+}
 // ---------------------------------------------------------------------------
 
 const HOST = '127.0.0.1' as const;
@@ -730,6 +754,7 @@ function makeHandle(kind: UpstreamKind, adapter: KindAdapter, layout: ServerLayo
     pause() {
       if (!proc?.running) throw new Error(`${kind} at ${handle.address}: cannot pause, not running`);
       proc.signal('SIGSTOP');
+      waitUntilStopped(proc.pid);
       paused = true;
     },
     resume() {
