@@ -104,7 +104,11 @@ export class ResponseCache {
     const remaining = entry.ttlSeconds - Math.floor((now - entry.storedAtMs) / 1000);
     if (remaining > 0) return { entry, state: FRESH, ttlSeconds: remaining };
     const stale = this.config.serveStale;
-    if (stale && now - entry.expiresAtMs < stale.durationMs) return { entry, state: STALE, ttlSeconds: 0 };
+    if (stale && now - entry.expiresAtMs < stale.durationMs) {
+      // serve_stale verify (CoreDNS): ask the upstream first, as for a miss; the entry stays so
+      // that staleFallback() can still answer with it if the upstream fails.
+      return stale.mode === 'verify' ? undefined : { entry, state: STALE, ttlSeconds: 0 };
+    }
     store.delete(key);
     return undefined;
   }
