@@ -116,6 +116,15 @@ export class QueryPipeline {
     );
   }
 
+  /**
+   * An exception escaped the handling of one query (a bug): counted in coredns_panics_total and
+   * logged at most once per interval, as CoreDNS recovers a panic in one query and keeps serving.
+   */
+  panic(err: unknown): void {
+    this.dnsStats.panics++;
+    this.errors.report('panic', `internal error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
   private answerMiss<P>(outcome: MissOutcome, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
     if (outcome.ok) {
       const reply = renderReply(outcome.template, msg, query, { ttl: outcome.ttlSeconds, authoritative: false, limit: clientLimit(query, channel.tcp) });
