@@ -21,7 +21,7 @@
 //   listener; the kubelet restarts the container and the rules come back on start. If the
 //   teardown itself hangs or throws, the process exits anyway after FATAL_EXIT_MS.
 import type { Logger } from '../log/logger.js';
-import { RateLimitedErrorLog } from '../server/error-log.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
 
 /** Longest a fatal teardown may take before the process exits regardless. */
 export const FATAL_EXIT_MS = 10_000;
@@ -40,7 +40,7 @@ export interface CrashPolicyOptions {
 export function installCrashPolicy(options: CrashPolicyOptions): () => void {
   const exit = (code: number) => process.exit(code);
   const deadlineMs = options.fatalExitMs ?? FATAL_EXIT_MS;
-  const rejections = new RateLimitedErrorLog(options.logger);
+  const rejections = new RateLimitedLog(options.logger);
   let dying = false;
 
   const onRejection = (reason: unknown): void => {

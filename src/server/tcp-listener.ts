@@ -102,7 +102,7 @@ export class TcpListener implements ReplyChannel<TcpClient> {
         } catch (err) {
           // A bug while handling one query: counted; the connection's accounting cannot be
           // trusted any more, so it is closed (the client reconnects and asks again).
-          this.pipeline.panic(err);
+          this.pipeline.panic(err, this.router.server);
           socket.destroy();
         }
       });

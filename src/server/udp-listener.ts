@@ -40,7 +40,7 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
     try {
       this.pipeline.handle(msg, this, rinfo);
     } catch (err) {
-      this.pipeline.panic(err); // no reply: the client retries
+      this.pipeline.panic(err, this.router.server); // no reply: the client retries
     }
   };
 
