@@ -81,7 +81,7 @@ export class QueryPipeline {
       const hit = cache.lookup(query.key);
       if (hit) {
         const reply = renderReply(hit.entry, msg, query, { ttl: hit.ttlSeconds, authoritative: true, limit: clientLimit(query, channel.tcp) });
-        this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+        this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
         if (hit.state === FRESH) {
           if (cache.shouldPrefetch(hit)) {
             cache.stats.prefetches++;
@@ -98,7 +98,7 @@ export class QueryPipeline {
       }
     }
     if (!block.forwarder || this.isExcepted(route, query)) {
-      this.reply(errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+      this.reply(errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       return;
     }
     this.inFlight++;
@@ -110,8 +110,8 @@ export class QueryPipeline {
       (err: unknown) => {
         this.inFlight--;
         this.dnsStats.panics++;
-        this.errors.report(route.zone, `internal error: ${(err as Error)?.stack ?? String(err)}`);
-        this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+        this.errors.report(route.zone, RCODE.SERVFAIL, keyToName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+        this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       },
     );
   }
@@ -119,7 +119,7 @@ export class QueryPipeline {
   private answerMiss<P>(outcome: MissOutcome, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
     if (outcome.ok) {
       const reply = renderReply(outcome.template, msg, query, { ttl: outcome.ttlSeconds, authoritative: false, limit: clientLimit(query, channel.tcp) });
-      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
       return;
     }
     const cache = route.block.cache;
@@ -128,12 +128,12 @@ export class QueryPipeline {
     if (cache && stale) {
       cache.stats.servedStale++;
       const reply = renderReply(stale, msg, query, { ttl: 0, authoritative: true, limit: clientLimit(query, channel.tcp) });
-      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
       return;
     }
-    this.errors.report(route.zone, `${outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL} ${route.zone}: ${outcome.detail}`);
     const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
-    this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+    this.errors.report(route.zone, rcode, keyToName(query.key), query.qtype, outcome.detail);
+    this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
   }
 
   private isExcepted(route: Route, query: ParsedQuery): boolean {
@@ -143,12 +143,12 @@ export class QueryPipeline {
     return except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
   }
 
-  private reply<P>(reply: Buffer, stats: ZoneStats, proto: number, plugin: number, started: number, channel: ReplyChannel<P>, peer: P, route?: Route, query?: ParsedQuery): void {
+  private reply<P>(reply: Buffer, stats: ZoneStats, proto: number, plugin: number, started: number, channel: ReplyChannel<P>, peer: P, route?: Route, query?: ParsedQuery, requestSize = 0): void {
     channel.send(reply, peer);
     const seconds = this.countQueries ? (performance.now() - started) / 1000 : 0;
     if (this.countQueries) stats.onResponse(proto, reply[3] & 0x0f, plugin, reply.length, seconds);
     const log = route?.block.config.log;
-    if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds);
+    if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds, requestSize);
   }
 
   private reject<P>(msg: Buffer, problem: string, questionEnd: number, channel: ReplyChannel<P>, peer: P): void {
