@@ -82,7 +82,9 @@ export class DnsStats {
   private readonly byKey = new Map<string, ZoneStats>();
   panics = 0;
   /** Packets we could not use, by reason (not in CoreDNS's metrics, which never sees them). */
-  readonly malformed = { short: 0, response: 0, formerr: 0, notimp: 0, tcpFrame: 0, badvers: 0 };
+  readonly malformed = { short: 0, response: 0, formerr: 0, notimp: 0, tcpFrame: 0, badvers: 0, sourcePort: 0 };
+  /** Listener events that are not about one query: UDP replies the socket refused, TCP connections we closed. */
+  readonly listener = { udpSendErrors: 0, tcpReadTimeouts: 0, tcpWriteTimeouts: 0, tcpEvicted: 0 };
 
   zone(server: string, zone: string): ZoneStats {
     const key = `${server}|${zone}`;

@@ -13,6 +13,7 @@ import type { ZoneRouter, Route } from './zone-router.js';
 import type { MissOutcome } from './block.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { LoopProbeRegistry } from './loop-detect.js';
 import { chaosReply, isChaosIdQuery } from './chaos.js';
 
@@ -30,6 +31,7 @@ export interface ReplyChannel<P> {
 export class QueryPipeline {
   private readonly queryLog: QueryLog;
   private readonly errors: RateLimitedErrorLog;
+  private readonly panics: RateLimitedLog;
   inFlight = 0;
   readonly loopProbes = new LoopProbeRegistry();
   /**
@@ -44,6 +46,7 @@ export class QueryPipeline {
   ) {
     this.queryLog = new QueryLog(logger.child({ component: 'log' }));
     this.errors = new RateLimitedErrorLog(logger.child({ component: 'errors' }));
+    this.panics = new RateLimitedLog(logger.child({ component: 'server' }));
   }
 
   handle<P>(msg: Buffer, channel: ReplyChannel<P>, peer: P): void {
@@ -114,6 +117,15 @@ export class QueryPipeline {
         this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       },
     );
+  }
+
+  /**
+   * An exception escaped the handling of one query (a bug): counted in coredns_panics_total and
+   * logged at most once per interval, as CoreDNS recovers a panic in one query and keeps serving.
+   */
+  panic(err: unknown, server: string): void {
+    this.dnsStats.panics++;
+    this.panics.report('panic', `Recovered from panic in server: "${server}" ${(err as Error)?.stack ?? String(err)}`);
   }
 
   private answerMiss<P>(outcome: MissOutcome, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
