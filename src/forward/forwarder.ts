@@ -6,7 +6,7 @@ import type { ForwardConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 import { FLAG_TC } from '../dns/constants.js';
 import { analyzeReply, type ReplyAnalysis } from '../dns/reply.js';
-import { Upstream } from './upstream.js';
+import { Upstream, type UpstreamSeams } from './upstream.js';
 import { UpstreamPolicy } from './policy.js';
 import { ForwardStats } from './stats.js';
 import { UpstreamError } from './errors.js';
@@ -28,8 +28,9 @@ export class Forwarder {
     readonly config: ForwardConfig,
     private readonly clock: Clock,
     udpBufferBytes: number,
+    seams: UpstreamSeams = {},
   ) {
-    this.upstreams = config.to.map((addr) => new Upstream(addr, config, clock, udpBufferBytes));
+    this.upstreams = config.to.map((addr) => new Upstream(addr, config, clock, udpBufferBytes, seams));
     this.stats = new ForwardStats(this.upstreams.map((u) => u.stats));
     this.policy = new UpstreamPolicy(config.policy, this.upstreams);
   }
