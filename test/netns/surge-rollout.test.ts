@@ -53,6 +53,8 @@ const RULES = 12 * LOCAL_IPS.length;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface LoadSummary {
+  /** Seconds of the load's own clock in which failed lookups completed (a timeout completes --timeout-ms after its send). */
+  failedAt?: string;
   lookups: number;
   errors: number;
   errorsByKind: Record<string, number>;
@@ -64,10 +66,6 @@ interface LoadSummary {
 interface RunningLoad {
   stop(): Promise<LoadSummary>;
 }
-
-/** Seconds (of the load's own clock) in which failed lookups completed; a timeout completes --timeout-ms after the send. */
-let errorSeconds: (s: { series: { second: number; errors: number }[] }) => string = (r) =>
-  r.series.filter((x) => x.errors > 0).map((x) => `${x.second}s:${x.errors}`).join(' ');
 
 /** `node-local-dns load ...` inside the pod namespace, running until stop() (SIGINT: it reports what it did). */
 function startLoad(ns: string, args: string[]): RunningLoad {
@@ -87,8 +85,8 @@ function startLoad(ns: string, args: string[]): RunningLoad {
       clearTimeout(killer);
       try {
         const report = JSON.parse(stdout) as { summary: LoadSummary; series: { second: number; errors: number }[] };
-        console.log(`# errors at ${errorSeconds(report)}`);
-        return report.summary;
+        const failedAt = report.series.filter((x) => x.errors > 0).map((x) => `${x.errors} in second ${x.second}`);
+        return { ...report.summary, failedAt: failedAt.join(', ') };
       } catch {
         throw new Error(`load ${args.join(' ')}: exit ${code}, no JSON report:\n${stdout.slice(-1000)}\n${stderr.slice(-2000)}`);
       }
@@ -159,7 +157,6 @@ describe('surge rollout A -> B with SO_REUSEPORT under load (deploy/README "Surg
     await sleep(2000); // minReadySeconds, shortened
 
     const aStop = Date.now();
-    t.diagnostic(`A SIGTERM at ${aStop - started} ms`);
     const aExit = await a.stop('SIGTERM');
     const aStopMs = Date.now() - aStop;
     assert.deepEqual(aExit, { code: 0, signal: null }, a.logs().slice(-3000));
@@ -170,8 +167,8 @@ describe('surge rollout A -> B with SO_REUSEPORT under load (deploy/README "Surg
     const [g, u] = [await glibc.stop(), await udp.stop()];
     loads.length = 0;
     const line = (what: string, s: LoadSummary) =>
-      `${what}: ${s.lookups} lookups (${s.lookupsPerSecond.toFixed(0)}/s), ${s.errors} failed ${JSON.stringify(s.errorsByKind)}, ${s.overLimit} over 1 s, p99 ${s.latencyMs.p99.toFixed(1)} ms, max ${s.latencyMs.max.toFixed(0)} ms`;
-    t.diagnostic(`Node ${process.versions.node}: B ready ${bReadyMs} ms into the load; A's SIGTERM to exit ${aStopMs} ms; ${Date.now() - started} ms of load in all`);
+      `${what}: ${s.lookups} lookups (${s.lookupsPerSecond.toFixed(0)}/s), ${s.errors} failed ${JSON.stringify(s.errorsByKind)}${s.failedAt ? ` (${s.failedAt})` : ''}, ${s.overLimit} over 1 s, p99 ${s.latencyMs.p99.toFixed(1)} ms, max ${s.latencyMs.max.toFixed(0)} ms`;
+    t.diagnostic(`Node ${process.versions.node}: B ready ${bReadyMs} ms into the load, A's SIGTERM at ${aStop - started} ms, exited ${aStopMs} ms later; ${Date.now() - started} ms of load in all`);
     t.diagnostic(line('glibc getaddrinfo', g));
     t.diagnostic(line('UDP A+AAAA', u));
     for (const [what, s] of [['glibc', g], ['UDP', u]] as const) {
