@@ -417,6 +417,13 @@ const MALFORMED_REASONS: [keyof DnsStats['malformed'], string][] = [
   ['notimp', 'notimp'],
   ['tcpFrame', 'tcp_frame'],
   ['badvers', 'badvers'],
+  ['sourcePort', 'source_port'],
+];
+
+const TCP_CLOSE_REASONS: [keyof DnsStats['listener'], string][] = [
+  ['tcpReadTimeouts', 'read_timeout'],
+  ['tcpWriteTimeouts', 'write_timeout'],
+  ['tcpEvicted', 'evicted'],
 ];
 
 /** Kernel UDP counters of this network namespace (/proc/net/snmp): drops show up here, not in any socket API. */
@@ -441,6 +448,10 @@ function nodeLocalFamilies(dns: DnsStats): ScrapeFamily[] {
   return [
     family('nodelocaldns_malformed_queries_total', 'Packets that could not be served as queries, by reason (dropped, or answered FORMERR/NOTIMP/BADVERS).', 'counter', () =>
       MALFORMED_REASONS.map(([key, reason]) => ({ labels: { reason }, value: dns.malformed[key] })),
+    ),
+    family('nodelocaldns_udp_send_errors_total', 'UDP replies the socket could not send (an error thrown or reported by the send).', 'counter', () => [{ labels: {}, value: dns.listener.udpSendErrors }]),
+    family('nodelocaldns_tcp_connections_closed_total', 'TCP connections the server closed, by reason (read_timeout, write_timeout, evicted at the connection cap).', 'counter', () =>
+      TCP_CLOSE_REASONS.map(([key, reason]) => ({ labels: { reason }, value: dns.listener[key] })),
     ),
     family('nodelocaldns_udp_receive_buffer_errors_total', 'UDP datagrams the kernel dropped for a full receive buffer in this network namespace (/proc/net/snmp RcvbufErrors).', 'counter', () => {
       const snmp = readUdpSnmp();

@@ -49,7 +49,9 @@ export class BlockRuntime {
   private async exchange(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits: number): Promise<MissOutcome> {
     const forwarder = this.forwarder;
     if (!forwarder) return { ok: false, refused: false, detail: 'no forward configured for this zone' };
-    const result = await forwarder.forward(query, questionEnd, clientUsedTcp);
+    // Names asked before get the upstream capacity a flood of new names cannot take (concurrency.ts).
+    const seenBefore = this.cache?.seenBefore(key) ?? false;
+    const result = await forwarder.forward(query, questionEnd, clientUsedTcp, seenBefore);
     if (!result.ok) return { ok: false, refused: result.reason === 'max-concurrent', detail: result.detail };
     const analysis = result.analysis;
     const template = toTemplate(result.reply, analysis, questionEnd);
