@@ -4,7 +4,7 @@
 // the block has a query log. Never throws out of handle().
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import { isInternetClass, keyToName, parseQuery, type ParsedQuery } from '../dns/query.js';
+import { forwardableQuery, isInternetClass, keyToName, parseQuery, type ParsedQuery, type QueryRejection } from '../dns/query.js';
 import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
 import { RCODE, TYPE } from '../dns/constants.js';
 import { FRESH } from '../cache/response-cache.js';
@@ -49,14 +49,17 @@ export class QueryPipeline {
     this.panics = new RateLimitedLog(logger.child({ component: 'server' }));
   }
 
-  handle<P>(msg: Buffer, channel: ReplyChannel<P>, peer: P): void {
+  handle<P>(received: Buffer, channel: ReplyChannel<P>, peer: P): void {
     const started = this.countQueries ? performance.now() : 0;
-    const parsed = parseQuery(msg);
+    const parsed = parseQuery(received);
     if (!parsed.ok) {
-      this.reject(msg, parsed.problem, parsed.questionEnd, channel, peer);
+      this.reject(received, parsed, channel, peer);
       return;
     }
     const query = parsed.query;
+    // Z bit, an answer/authority record or trailing bytes (accepted, as CoreDNS does): from here on
+    // the query is header, question and OPT only, which is also what is forwarded.
+    const msg = query.plain ? received : forwardableQuery(received, query);
     if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
     if (query.ednsVersion !== 0) {
       // RFC 6891 §6.1.3: we speak EDNS version 0 only; CoreDNS answers this before any plugin.
@@ -73,11 +76,11 @@ export class QueryPipeline {
     if (!route || !isInternetClass(query)) {
       // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
       const stats = channel.router.dropped;
-      if (this.countQueries) stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
+      if (this.countQueries) stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
       this.reply(errorReply(msg, RCODE.REFUSED, query.questionEnd, query), stats, proto, PLUGIN_NONE, started, channel, peer);
       return;
     }
-    if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
+    if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
     const block = route.block;
     const cache = block.cache;
     if (cache) {
@@ -163,9 +166,10 @@ export class QueryPipeline {
     if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds, requestSize);
   }
 
-  private reject<P>(msg: Buffer, problem: string, questionEnd: number, channel: ReplyChannel<P>, peer: P): void {
+  /** Drops or answers a query parseQuery rejected; FORMERR and NOTIMP carry an OPT when the query did (RFC 6891 §7). */
+  private reject<P>(msg: Buffer, rejection: QueryRejection, channel: ReplyChannel<P>, peer: P): void {
     const m = this.dnsStats.malformed;
-    switch (problem) {
+    switch (rejection.problem) {
       case 'drop-short':
         m.short++;
         channel.discard(peer);
@@ -176,11 +180,11 @@ export class QueryPipeline {
         return;
       case 'notimp':
         m.notimp++;
-        channel.send(errorReply(msg, RCODE.NOTIMP, 12), peer);
+        channel.send(errorReply(msg, RCODE.NOTIMP, 12, rejection), peer);
         return;
       default:
         m.formerr++;
-        channel.send(errorReply(msg, RCODE.FORMERR, questionEnd), peer);
+        channel.send(errorReply(msg, RCODE.FORMERR, rejection.questionEnd, rejection), peer);
     }
   }
 }
