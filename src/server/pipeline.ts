@@ -53,7 +53,7 @@ export class QueryPipeline {
       this.reject(msg, parsed.problem, parsed.questionEnd, channel, peer);
       return;
     }
-    const query = parsed.query;
+    let query = parsed.query;
     if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
     if (query.ednsVersion !== 0) {
       // RFC 6891 §6.1.3: we speak EDNS version 0 only; CoreDNS answers this before any plugin.
@@ -76,6 +76,17 @@ export class QueryPipeline {
     }
     if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
     const block = route.block;
+    if (block.plugins !== null) {
+      // bufsize/rewrite change the query; loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
+      const entered = block.plugins.enter(msg, query, channel);
+      if (entered !== null) {
+        if (entered.rcode !== 0) {
+          this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+          return;
+        }
+        ({ msg, query, channel } = entered);
+      }
+    }
     const cache = block.cache;
     if (cache) {
       const hit = cache.lookup(query.key);
@@ -97,8 +108,12 @@ export class QueryPipeline {
         return;
       }
     }
-    if (!block.forwarder || this.isExcepted(route, query)) {
-      this.reply(errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+    if ((!block.forwarder || this.isExcepted(route, query)) && !block.plugins?.answersLocally) {
+      const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
+      const reply = whoami
+        ? renderReply(whoami, msg, query, { ttl: -1, authoritative: true, limit: clientLimit(query, channel.tcp) })
+        : errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query);
+      this.reply(reply, route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
       return;
     }
     this.inFlight++;
