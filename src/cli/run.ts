@@ -17,6 +17,7 @@ import { NodeSetup, nodeSetupService } from '../node/node-setup.js';
 import { instancesAnswering } from '../node/instance-probe.js';
 import { INSTANCE_ID } from '../server/chaos.js';
 import { HttpService } from './http-service.js';
+import { installCrashPolicy } from './crash-policy.js';
 import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { ClusterPrimary } from '../cluster/primary.js';
@@ -141,17 +142,20 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   scheduleReloads(first.config.reload.intervalMs);
 
   let stopping: Promise<void> | null = null;
-  const shutdown = (signal: string): Promise<void> => {
+  const shutdown = (signal: string, lameduckMs = signal === 'SIGQUIT' ? 0 : undefined): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ signal }, 'shutting down');
       watcher?.close();
       scheduleReloads(0);
-      await daemon.stop(signal === 'SIGQUIT' ? 0 : undefined);
+      await daemon.stop(lameduckMs);
       logger.info('stopped');
       logger.flush();
     })();
     return stopping;
   };
+  // Unhandled rejections: counted and logged, still serving; uncaught exceptions: teardown, exit 1
+  // (crash-policy.ts says why).
+  installCrashPolicy({ logger, countPanic: () => dnsStats.panics++, fatal: (reason) => shutdown(reason, 0) });
   // CoreDNS `loop`: a forwarding loop is fatal, but unlike CoreDNS we tear down first, so the node
   // is not left with rules pointing at a dead listener.
   void daemon.detectLoops().then(async (loop) => {

@@ -7,11 +7,13 @@ import { freshId } from './ids.js';
 import { UpstreamError } from './errors.js';
 import type { UpstreamAddress } from '../config/types.js';
 import type { PendingQuery } from './pending.js';
+import type { PooledConnection } from './tcp-pool.js';
 import { BatchedWriter } from '../util/batched-writer.js';
+import { systemTimers, type Timers } from '../util/clock.js';
 
 type Pending = PendingQuery;
 
-export class TcpConnection {
+export class TcpConnection implements PooledConnection {
   private readonly socket: Socket;
   private readonly writer: BatchedWriter;
   private readonly reader = new FrameReader();
@@ -28,22 +30,23 @@ export class TcpConnection {
     connectTimeoutMs: number,
     nowMs: number,
     private readonly onClose: (conn: TcpConnection) => void,
+    private readonly timers: Timers = systemTimers,
   ) {
     this.lastUsedMs = nowMs;
     this.socket = new Socket();
     this.writer = new BatchedWriter(this.socket);
     this.socket.setNoDelay(true);
     this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = timers.schedule(() => {
         reject(new UpstreamError('connect', addr.label, 'connect timeout'));
         this.destroy(new UpstreamError('connect', addr.label, 'connect timeout'));
       }, connectTimeoutMs);
       this.socket.once('connect', () => {
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       });
       this.socket.once('error', (err) => {
-        clearTimeout(timer);
+        timer.cancel();
         reject(new UpstreamError('connect', addr.label, err.message));
       });
     });
@@ -82,7 +85,7 @@ export class TcpConnection {
     sent[3] = id & 0xff;
     const repliesAtSend = this.replies;
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.timers.schedule(() => {
         this.pending.delete(id);
         reject(new UpstreamError('timeout', this.addr.label, `no reply in ${timeoutMs} ms`));
         // Not one reply on this connection for a whole attempt: it is stalled (a black hole, a dead
@@ -107,7 +110,7 @@ export class TcpConnection {
       return;
     }
     this.pending.delete(id);
-    clearTimeout(p.timer);
+    p.timer.cancel();
     this.replies++;
     p.resolve(msg);
     if (this.retired && this.pending.size === 0) this.destroy(new UpstreamError('closed', this.addr.label, 'stalled connection retired'));
@@ -118,7 +121,7 @@ export class TcpConnection {
     if (this.closedWith) return;
     this.closedWith = reason;
     for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
+      p.timer.cancel();
       p.reject(reason);
     }
     this.pending.clear();

@@ -54,7 +54,9 @@ export class BlockRuntime {
     if (local && !local.ok) return { ok: false, refused: false, detail: local.detail };
     const forwarder = this.forwarder;
     if (!local && !forwarder) return { ok: false, refused: false, detail: 'no forward configured for this zone' };
-    const result = local ?? (await forwarder!.forward(query, questionEnd, clientUsedTcp));
+    // Names asked before get the upstream capacity a flood of new names cannot take (concurrency.ts).
+    const seenBefore = this.cache?.seenBefore(key) ?? false;
+    const result = local ?? (await forwarder!.forward(query, questionEnd, clientUsedTcp, seenBefore));
     if (!result.ok) return { ok: false, refused: result.reason === 'max-concurrent', detail: result.detail };
     const analysis = result.analysis;
     const template = toTemplate(result.reply, analysis, questionEnd);

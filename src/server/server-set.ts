@@ -85,7 +85,7 @@ export class ServerSet {
     const inherited = this.inherited?.get(listenerKey(host, port));
     if (inherited?.udp && inherited.tcp) {
       this.inherited!.delete(listenerKey(host, port));
-      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes }, router, this.pipeline);
+      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes }, router, this.pipeline, this.dnsStats);
       const tcp = new TcpListener(
         { host, port, idleTimeoutMs: config.tcp.idleTimeoutMs, maxConnections: config.tcp.maxConnections, maxInFlightPerConnection: config.tcp.maxQueriesInFlightPerConnection },
         router,
@@ -98,7 +98,7 @@ export class ServerSet {
     }
     // With port 0 (tests), TCP takes the port the kernel gave UDP; retry if that one is taken for TCP.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes, reusePort: this.reusePort }, router, this.pipeline);
+      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes, reusePort: this.reusePort }, router, this.pipeline, this.dnsStats);
       try {
         const udpPort = await udp.start();
         const tcp = new TcpListener(
