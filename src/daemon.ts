@@ -164,7 +164,8 @@ export class Daemon {
    *   1. lameduck: /ready 503, /health 200, still serving for `lameduckMs`
    *   2. node setup removes rules and addresses while the listeners still answer (node-cache's
    *      order: the ClusterIP falls back to kube-dns through kube-proxy's DNAT at once)
-   *   3. stop receiving (UDP recvStop, TCP stops accepting), sockets stay open for replies
+   *   3. stop receiving (UDP recvStop, or leaving the SO_REUSEPORT group; TCP stops accepting),
+   *      sockets stay open for replies
    *   4. drain: every query in flight is answered, bounded by the forward deadline
    *   5. close listeners, then the blocks (caches, upstream pools)
    *   6. close the services in reverse order (pidfile, HTTP, node setup's timer and teardown)
@@ -178,7 +179,7 @@ export class Daemon {
       await new Promise((r) => setTimeout(r, lameduckMs));
     }
     await this.services.beforeClose();
-    await this.servers.stopReceiving();
+    await this.servers.stopReceiving(true);
     await this.drainAndClose();
     await this.services.close();
     this.state = 'stopped';

@@ -41,7 +41,8 @@ export interface RunHandle {
 /** Starts serving; resolves once listeners are bound. Exits the process on fatal start errors. */
 export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunHandle> {
   const bootLogger = createLogger(flags.logLevel ?? 'info');
-  bootLogger.info({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
+  // -quiet (CoreDNS: no initialization output): the start banner only at debug level.
+  bootLogger[flags.quiet ? 'debug' : 'info']({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
   for (const w of flags.warnings) bootLogger.warn(w);
   const setupErrors = new SetupErrors();
   const first = resolveConfig(flags, env);
