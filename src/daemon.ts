@@ -121,7 +121,13 @@ export class Daemon {
       // Keep a cache across reloads (CoreDNS empties it) when its settings and listeners are the
       // same and it still serves one of the same zones; entries are keyed by name, so they stay valid.
       const cacheDonor = previous.find(
-        (p) => p.cache && sameJson(p.config.cache, block.cache) && sameJson(p.servers, servers) && p.config.zones.some((z) => block.zones.includes(z)) && !claimed.has(p),
+        (p) =>
+          p.cache &&
+          sameJson(p.config.cache, block.cache) &&
+          sameJson(p.config.plugins, block.plugins) && // cached template/hosts/rewrite answers depend on them
+          sameJson(p.servers, servers) &&
+          p.config.zones.some((z) => block.zones.includes(z)) &&
+          !claimed.has(p),
       );
       if (cacheDonor) {
         claimed.add(cacheDonor);
@@ -261,5 +267,14 @@ function pluginNames(block: ServerBlockConfig): string[] {
   if (block.forward) names.push('forward');
   if (block.log) names.push('log');
   if (block.loopDetect) names.push('loop');
+  const p = block.plugins;
+  if (p) {
+    if (p.template.length > 0) names.push('template');
+    if (p.hosts) names.push('hosts');
+    if (p.rewrite.length > 0) names.push('rewrite');
+    if (p.bufsize !== null) names.push('bufsize');
+    if (p.loadbalance) names.push('loadbalance');
+    if (p.whoami) names.push('whoami');
+  }
   return names;
 }
