@@ -41,7 +41,8 @@ export interface RunHandle {
 /** Starts serving; resolves once listeners are bound. Exits the process on fatal start errors. */
 export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunHandle> {
   const bootLogger = createLogger(flags.logLevel ?? 'info');
-  bootLogger.info({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
+  // -quiet (CoreDNS: no initialization output): the start banner only at debug level.
+  bootLogger[flags.quiet ? 'debug' : 'info']({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
   for (const w of flags.warnings) bootLogger.warn(w);
   const setupErrors = new SetupErrors();
   const first = resolveConfig(flags, env);
@@ -58,6 +59,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   const primary = workers > 1 ? new ClusterPrimaryHolder() : null;
   const dnsStats = primary ? primary.stats.dns : new DnsStats();
   let invalidConfigs = 0;
+  let ignored = first.config.ignored;
   const services: DaemonService[] = [];
   // The engine is created below; the registry reads it lazily at scrape time.
   let daemon: Engine;
@@ -68,6 +70,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     setupErrors,
     reloadFailed: () => daemon.reloadFailures + invalidConfigs,
     pluginsEnabled: () => daemon.pluginsEnabled(),
+    ignoredDirectives: () => ignored,
     version: VERSION,
   });
   const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });
@@ -113,6 +116,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
       return false;
     }
     if (result.changed) {
+      ignored = next.config.ignored;
       logger.level = next.config.log.level;
       logResolved(logger, next, `reloaded (${reason})`);
     }
@@ -214,6 +218,12 @@ export function installSignalHandlers(handle: RunHandle, logger: Logger = create
 
 function logResolved(logger: Logger, resolved: ResolvedConfig & { ok: true }, message = 'config loaded'): void {
   for (const w of resolved.warnings) logger.warn(w);
+  const ignored = resolved.config.ignored;
+  if (ignored.length > 0) {
+    // One line per start or reload; counted in nodelocaldns_config_ignored_directives{plugin}.
+    const list = ignored.map((d) => `${d.plugin} (${d.at}): ${d.reason}`);
+    logger.warn({ ignored: list }, `Corefile directives accepted but not applied: ${list.join('; ')}`);
+  }
   logger.info({ source: resolved.description, mode: resolved.mode }, message);
   if (resolved.corefile) logger.info({ corefile: resolved.corefile }, 'generated Corefile');
 }

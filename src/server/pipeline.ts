@@ -56,10 +56,10 @@ export class QueryPipeline {
       this.reject(received, parsed, channel, peer);
       return;
     }
-    const query = parsed.query;
+    let query = parsed.query;
     // Z bit, an answer/authority record or trailing bytes (accepted, as CoreDNS does): from here on
     // the query is header, question and OPT only, which is also what is forwarded.
-    const msg = query.plain ? received : forwardableQuery(received, query);
+    let msg = query.plain ? received : forwardableQuery(received, query);
     if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
     if (query.ednsVersion !== 0) {
       // RFC 6891 §6.1.3: we speak EDNS version 0 only; CoreDNS answers this before any plugin.
@@ -82,6 +82,17 @@ export class QueryPipeline {
     }
     if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
     const block = route.block;
+    if (block.plugins !== null) {
+      // bufsize/rewrite change the query; loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
+      const entered = block.plugins.enter(msg, query, channel);
+      if (entered !== null) {
+        if (entered.rcode !== 0) {
+          this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+          return;
+        }
+        ({ msg, query, channel } = entered);
+      }
+    }
     const cache = block.cache;
     if (cache) {
       const hit = cache.lookup(query.key);
@@ -103,8 +114,12 @@ export class QueryPipeline {
         return;
       }
     }
-    if (!block.forwarder || this.isExcepted(route, query)) {
-      this.reply(errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+    if ((!block.forwarder || this.isExcepted(route, query)) && !block.plugins?.answersLocally) {
+      const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
+      const reply = whoami
+        ? renderReply(whoami, msg, query, { ttl: -1, authoritative: true, limit: clientLimit(query, channel.tcp) })
+        : errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query);
+      this.reply(reply, route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       return;
     }
     this.inFlight++;
