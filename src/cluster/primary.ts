@@ -6,6 +6,8 @@
 // Cache fills are broadcast between workers (fill-sharing.ts), so every worker's cache holds
 // what any of them learned; metrics are the workers' counters summed at scrape time.
 import { Worker, MessageChannel } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { ServiceGroup, type DaemonService } from '../service-group.js';
@@ -29,13 +31,23 @@ export interface WorkerPoolOptions {
   readonly stats?: StatsAggregate;
   /** Sockets inherited from a predecessor (SIGUSR2 handover): adopted by worker 0. */
   readonly inherited?: Map<string, InheritedListener>;
-  /** The script a worker thread runs (the bundle, or src/main.ts under tsx). */
+  /** The script a worker thread runs; default: workerEntry(). */
   readonly entry?: string;
 }
 
 interface ThreadWorker {
   readonly index: number;
   readonly thread: Worker;
+}
+
+/**
+ * dist/node-local-dns-worker.cjs next to the running bundle (only the serving code), else the
+ * running script itself (src/main.ts under tsx), which starts a worker when it runs in one.
+ */
+export function workerEntry(): string {
+  const running = typeof __filename === 'string' ? __filename : process.argv[1];
+  const lean = join(dirname(running), 'node-local-dns-worker.cjs');
+  return existsSync(lean) ? lean : process.argv[1];
 }
 
 export class WorkerPool {
@@ -55,7 +67,7 @@ export class WorkerPool {
     this.logger = options.logger;
     this.services = new ServiceGroup(options.services, options.logger);
     this.stats = options.stats ?? new StatsAggregate();
-    this.entry = options.entry ?? process.argv[1];
+    this.entry = options.entry ?? workerEntry();
     this.main = new Daemon({ logger: options.logger.child({ worker: MAIN_WORKER }), reusePort: true, inherited: options.inherited, alwaysCountQueries: false });
     this.mainSharing = new FillSharing(() => this.main.blockRuntimes().flatMap((b) => (b.cache ? [b.cache] : [])));
   }
