@@ -121,7 +121,13 @@ export class Daemon {
       // Keep a cache across reloads (CoreDNS empties it) when its settings and listeners are the
       // same and it still serves one of the same zones; entries are keyed by name, so they stay valid.
       const cacheDonor = previous.find(
-        (p) => p.cache && sameJson(p.config.cache, block.cache) && sameJson(p.servers, servers) && p.config.zones.some((z) => block.zones.includes(z)) && !claimed.has(p),
+        (p) =>
+          p.cache &&
+          sameJson(p.config.cache, block.cache) &&
+          sameJson(p.config.plugins, block.plugins) && // cached template/hosts/rewrite answers depend on them
+          sameJson(p.servers, servers) &&
+          p.config.zones.some((z) => block.zones.includes(z)) &&
+          !claimed.has(p),
       );
       if (cacheDonor) {
         claimed.add(cacheDonor);
@@ -153,7 +159,17 @@ export class Daemon {
     return null;
   }
 
-  /** Lameduck (health stays 200, ready 503, still serving), then close everything in reverse order. */
+  /**
+   * One shutdown order for every path (fastify's close path as the model):
+   *   1. lameduck: /ready 503, /health 200, still serving for `lameduckMs`
+   *   2. node setup removes rules and addresses while the listeners still answer (node-cache's
+   *      order: the ClusterIP falls back to kube-dns through kube-proxy's DNAT at once)
+   *   3. stop receiving (UDP recvStop, or leaving the SO_REUSEPORT group; TCP stops accepting),
+   *      sockets stay open for replies
+   *   4. drain: every query in flight is answered, bounded by the forward deadline
+   *   5. close listeners, then the blocks (caches, upstream pools)
+   *   6. close the services in reverse order (pidfile, HTTP, node setup's timer and teardown)
+   */
   async stop(lameduckMs = this.current?.health.lameduckMs ?? 0): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
@@ -163,9 +179,8 @@ export class Daemon {
       await new Promise((r) => setTimeout(r, lameduckMs));
     }
     await this.services.beforeClose();
-    await this.servers.close(1000);
-    await this.drain(2000);
-    for (const b of this.blocks) b.close();
+    await this.servers.stopReceiving(true);
+    await this.drainAndClose();
     await this.services.close();
     this.state = 'stopped';
   }
@@ -186,13 +201,24 @@ export class Daemon {
     }
     this.state = 'stopping';
     await this.servers.stopReceiving();
-    await this.services.detach();
-    await this.drain(this.current?.servers.reduce((m, b) => Math.max(m, b.forward?.timeoutMs ?? 0), 0) ?? 5000);
+    await this.services.detach(); // frees the health and metrics ports for the successor at once
+    await this.drainAndClose();
+    this.state = 'stopped';
+    return { ok: true, pid: child.pid };
+  }
+
+  /** Steps 4-5 of the shutdown order: answer what is in flight, then close sockets and pools. */
+  private async drainAndClose(): Promise<void> {
+    await this.drain(this.forwardDeadlineMs() + 500);
+    if (this.pipeline.inFlight > 0) this.logger.warn({ inFlight: this.pipeline.inFlight }, 'queries still in flight after the forward deadline; closing');
     await new Promise((r) => setTimeout(r, 50)); // let the last replies leave before the sockets close
     await this.servers.close(0);
     for (const b of this.blocks) b.close();
-    this.state = 'stopped';
-    return { ok: true, pid: child.pid };
+  }
+
+  /** The longest whole-query forward deadline of the current blocks (a miss answers within it). */
+  private forwardDeadlineMs(): number {
+    return this.current?.servers.reduce((m, b) => Math.max(m, b.forward?.timeoutMs ?? 0), 0) ?? 0;
   }
 
   private async drain(maxMs: number): Promise<void> {
@@ -241,5 +267,14 @@ function pluginNames(block: ServerBlockConfig): string[] {
   if (block.forward) names.push('forward');
   if (block.log) names.push('log');
   if (block.loopDetect) names.push('loop');
+  const p = block.plugins;
+  if (p) {
+    if (p.template.length > 0) names.push('template');
+    if (p.hosts) names.push('hosts');
+    if (p.rewrite.length > 0) names.push('rewrite');
+    if (p.bufsize !== null) names.push('bufsize');
+    if (p.loadbalance) names.push('loadbalance');
+    if (p.whoami) names.push('whoami');
+  }
   return names;
 }

@@ -4,6 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log/logger.js';
+import { installCrashPolicy } from '../cli/crash-policy.js';
 import { takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
 import type { WorkerThreadData } from './thread-data.js';
@@ -14,6 +15,16 @@ export function runWorkerThread(data: WorkerThreadData): void {
   const send = (msg: FromWorker) => port.postMessage(msg);
   let daemon: Daemon | null = null;
   const sharing = new FillSharing(() => daemon?.blockRuntimes().flatMap((b) => (b.cache ? [b.cache] : [])) ?? []);
+  // As in the main thread (cli/crash-policy.ts), for this thread: a rejection is counted and
+  // serving goes on; an uncaught exception stops this worker's daemon and ends the thread, and the
+  // main thread starts a new worker (the node setup stays with the main thread).
+  installCrashPolicy({
+    logger: createLogger().child({ worker: data.index }),
+    countPanic: () => {
+      if (daemon) daemon.dnsStats.panics++;
+    },
+    fatal: async () => daemon?.stop(0),
+  });
   port.on('message', (msg: ToWorker) => {
     void (async () => {
       switch (msg.type) {

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { ParsedQuery } from '../dns/query.js';
 import { workerThreadData } from '../cluster/thread-data.js';
+import { OPT_RR_SIZE, writeClientOpt } from '../dns/reply.js';
 import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, TYPE } from '../dns/constants.js';
 
 export const CLASS_CH = 3;
@@ -31,7 +32,7 @@ export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, id = ANSWE
   const text = Buffer.from(id.slice(0, 255), 'utf8');
   const qEnd = query.questionEnd;
   const rdata = 1 + text.length;
-  const out = Buffer.alloc(qEnd + 2 + 10 + rdata);
+  const out = Buffer.alloc(qEnd + 2 + 10 + rdata + (query.hasEdns ? OPT_RR_SIZE : 0));
   Buffer.from(clientMsg.buffer, clientMsg.byteOffset, qEnd).copy(out, 0);
   out[2] = FLAG_QR | FLAG_AA | (clientMsg[2] & FLAG_RD);
   out[3] = 0;
@@ -47,5 +48,6 @@ export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, id = ANSWE
   pos += 12;
   out[pos] = text.length;
   text.copy(out, pos + 1);
+  if (query.hasEdns) writeClientOpt(out, pos + 1 + text.length, query); // RFC 6891 §7
   return out;
 }
