@@ -75,11 +75,11 @@ async function main(argv: string[]): Promise<number | null> {
   }
   const { command, rest } = parseSubcommand(argv);
   switch (command) {
-    // Tools load their code (and dns2) only when used, so the daemon does not carry it in memory.
+    // The tools' code is loaded only when one runs, so the daemon does not carry it in memory.
     case 'load':
-      return (await import('./load/run.js')).runLoad(rest);
+      return (await import('./tools/index.js')).runLoad(rest);
     case 'query':
-      return (await import('./cli/query.js')).runQuery(rest);
+      return (await import('./tools/index.js')).runQuery(rest);
     case 'check-config':
       return checkConfig(rest.find((a) => !a.startsWith('-')));
     case 'convert-corefile':
