@@ -17,6 +17,7 @@ import { NodeSetup, nodeSetupService } from '../node/node-setup.js';
 import { instancesAnswering } from '../node/instance-probe.js';
 import { isOwnInstance } from '../server/chaos.js';
 import { HttpService } from './http-service.js';
+import { PprofService } from '../plugins/pprof.js';
 import { installCrashPolicy } from './crash-policy.js';
 import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
@@ -80,6 +81,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   if (nodeSetup) services.push(shutdownAwareNodeService(nodeSetup, logger.child({ component: 'node' })));
   const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen, aggregate ? () => pool?.refreshStats() ?? Promise.resolve() : undefined);
   services.push(http);
+  services.push(new PprofService(logger.child({ component: 'pprof' })));
   if (flags.pidFile) services.push(pidFileService(flags.pidFile));
 
   const successor = isSuccessor();
