@@ -1,12 +1,12 @@
 // Process entry: `node-local-dns [run] [flags]`, `check-config FILE`, `convert-corefile FILE`,
 // `load ...`. Flags follow node-cache (-localip, -conf, ...) plus --config FILE.yaml.
 import { readFileSync } from 'node:fs';
-import cluster from 'node:cluster';
-import { runWorker } from './cluster/worker.js';
+import { runWorkerThread } from './cluster/worker.js';
+import { workerThreadData } from './cluster/thread-data.js';
 import { parseArgs, parseSubcommand } from './cli/args.js';
 import { runDaemon, installSignalHandlers } from './cli/run.js';
 import { loadConfigFile, formatIssue } from './config/load.js';
-import { loadCorefile, parseCorefile, rawConfigToYaml } from './config/corefile.js';
+import { loadCorefile, parseCorefile, rawConfigToYaml, SUPPORTED_DIRECTIVES } from './config/corefile.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
@@ -75,11 +75,11 @@ async function main(argv: string[]): Promise<number | null> {
   }
   const { command, rest } = parseSubcommand(argv);
   switch (command) {
-    // Tools load their code (and dns2) only when used, so the daemon does not carry it in memory.
+    // The tools' code is loaded only when one runs, so the daemon does not carry it in memory.
     case 'load':
-      return (await import('./load/run.js')).runLoad(rest);
+      return (await import('./tools/index.js')).runLoad(rest);
     case 'query':
-      return (await import('./cli/query.js')).runQuery(rest);
+      return (await import('./tools/index.js')).runQuery(rest);
     case 'check-config':
       return checkConfig(rest.find((a) => !a.startsWith('-')));
     case 'convert-corefile':
@@ -94,6 +94,10 @@ async function main(argv: string[]): Promise<number | null> {
         console.log(`node-local-dns ${VERSION} (node ${process.version})`);
         return 0;
       }
+      if (parsed.flags.plugins) {
+        console.log(pluginListing());
+        return 0;
+      }
       if (parsed.flags.positionals.length > 0) {
         console.error(`node-local-dns: unexpected argument ${JSON.stringify(parsed.flags.positionals[0])}\n${USAGE}`);
         return 2;
@@ -105,7 +109,12 @@ async function main(argv: string[]): Promise<number | null> {
   }
 }
 
-if (cluster.isWorker) runWorker();
+/** `-plugins`, in CoreDNS's layout: the Corefile directives this build understands. */
+export function pluginListing(): string {
+  return ['Server types:', '  dns', '', 'Caddyfile loaders:', '  flag', '  default', '', 'Other plugins:', ...[...SUPPORTED_DIRECTIVES].sort().map((d) => `  dns.${d}`)].join('\n');
+}
+
+if (workerThreadData) runWorkerThread(workerThreadData);
 else main(process.argv.slice(2)).then(
   (code) => {
     if (code !== null) process.exitCode = code;

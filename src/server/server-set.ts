@@ -122,10 +122,14 @@ export class ServerSet {
     return { ok: false, error: `cannot find a free port for udp and tcp on ${host}` };
   }
 
-  /** Handover: stop reading new queries (UDP) and accepting connections (TCP); keep sockets for replies. */
-  async stopReceiving(): Promise<void> {
+  /**
+   * Stop reading new queries (UDP) and accepting connections (TCP); keep sockets for replies.
+   * `leaveReusePortGroup` (stop, never a handover): UDP sockets bound with SO_REUSEPORT leave the
+   * group instead, so queries go to the instances that stay (see UdpListener.leaveReusePortGroup).
+   */
+  async stopReceiving(leaveReusePortGroup = false): Promise<void> {
     for (const p of this.pairs.values()) {
-      p.udp.stopReceiving();
+      if (!(leaveReusePortGroup && (await p.udp.leaveReusePortGroup()))) p.udp.stopReceiving();
       await p.tcp.stopAccepting();
     }
   }

@@ -21,6 +21,8 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
   readonly tcp = false;
   readonly familyIndex: number;
   private socket: Socket | null = null;
+  /** Replies to queries read while leaving the SO_REUSEPORT group (socket connected); close() sends them. */
+  private held: [Buffer, RemoteInfo][] | null = null;
 
   constructor(
     readonly options: UdpListenerOptions,
@@ -85,6 +87,10 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
   }
 
   send(reply: Buffer, peer: RemoteInfo): void {
+    if (this.held) {
+      this.held.push([reply, peer]); // leaving the reuseport group: sent by close()
+      return;
+    }
     // No callback: Node then tries a synchronous send (uv_udp_try_send) and allocates no send
     // request; a failure is emitted as 'error' on the socket, which we count. Argument checks
     // (a bad port) and a socket closed under us throw instead: counted the same way.
@@ -123,10 +129,46 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
     return this.socket?.address().port ?? this.options.port;
   }
 
+  /**
+   * Shutdown beside another instance on the same port (surge rollout, SO_REUSEPORT): the kernel
+   * drops the datagrams still queued on a socket when it closes, and recvStop would let new ones
+   * queue up until then (a glibc client waits 5 s for each). A connected UDP socket is skipped by
+   * the reuseport group's hash selection (Linux), so connecting the socket to its own address sends
+   * every new datagram to the other instances, while we keep reading and answering what was
+   * already queued. Node refuses a destination on a connected socket, so those replies are held
+   * and close() sends them right after disconnecting. False (nothing changed) when the socket was
+   * not bound with SO_REUSEPORT by us or cannot be connected; the caller then stops receiving.
+   * Never used for a handover: the successor shares this very socket.
+   */
+  leaveReusePortGroup(): Promise<boolean> {
+    const socket = this.socket;
+    if (!socket || !this.options.reusePort) return Promise.resolve(false);
+    const { address, port } = socket.address();
+    this.held = [];
+    return new Promise((resolve) => {
+      socket.connect(port, address, (err?: Error) => {
+        if (!err) return resolve(true);
+        const held = this.held ?? [];
+        this.held = null;
+        for (const [reply, peer] of held) this.send(reply, peer);
+        resolve(false);
+      });
+    });
+  }
+
   close(): Promise<void> {
     const socket = this.socket;
+    const held = this.held;
     this.socket = null;
+    this.held = null;
     if (!socket) return Promise.resolve();
-    return new Promise((resolve) => socket.close(() => resolve()));
+    return new Promise((resolve) => {
+      const closeNow = () => socket.close(() => resolve());
+      if (!held) return closeNow();
+      socket.disconnect(); // back in the group for the instant the held replies take to leave
+      let left = held.length;
+      if (left === 0) return closeNow();
+      for (const [reply, peer] of held) socket.send(reply, peer.port, peer.address, () => --left === 0 && closeNow());
+    });
   }
 }
