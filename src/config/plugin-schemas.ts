@@ -1,9 +1,10 @@
-// YAML schemas of the plugins' config sections (template, hosts, rewrite). They live here, not
+// YAML schemas of the plugins' config sections (template, hosts, rewrite, dns64). They live here, not
 // beside each plugin's runtime, so that the plugins' runtime modules do not import zod: a DNS
 // worker thread (workers > 1) loads those and would otherwise compile and keep all of zod
 // (about 10 MiB more per worker thread on Node 24).
 import { z } from 'zod';
 import { DEFAULT_HOSTS_RELOAD, DEFAULT_HOSTS_TTL } from '../plugins/hosts.js';
+import { DEFAULT_DNS64_PREFIX } from '../plugins/dns64.js';
 
 export const hostsSchema = z.strictObject({
   file: z.string().nullable().default(null),
@@ -49,3 +50,11 @@ export const rewriteRuleSchema = z.discriminatedUnion('field', [
 ]);
 
 export type RawRewriteRule = z.output<typeof rewriteRuleSchema>;
+
+export const dns64Schema = z.strictObject({
+  prefix: z.string().default(DEFAULT_DNS64_PREFIX),
+  translateAll: z.boolean().default(false),
+  allowIPv4: z.boolean().default(false),
+});
+
+export type RawDns64 = z.output<typeof dns64Schema>;

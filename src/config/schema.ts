@@ -7,9 +7,9 @@ import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './va
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { validateTemplate } from '../plugins/template.js';
 import { validateRewriteRule } from '../plugins/rewrite.js';
-import { hostsSchema, rewriteRuleSchema, templateSchema } from './plugin-schemas.js';
+import { dns64Schema, hostsSchema, rewriteRuleSchema, templateSchema } from './plugin-schemas.js';
 import { MAX_BUFSIZE, MIN_BUFSIZE } from '../plugins/bufsize.js';
-import { dns64Schema, validateDns64 } from '../plugins/dns64.js';
+import { validateDns64 } from '../plugins/dns64.js';
 import { DEFAULT_PPROF_ADDRESS } from '../plugins/pprof.js';
 import { DEFAULT_SERVICE } from '../plugins/trace.js';
 
