@@ -10,6 +10,7 @@ import { pluginsEnabledFor, type ReloadResult } from '../daemon.js';
 import type { LoopFinding } from '../server/loop-detect.js';
 import { StatsAggregate } from './snapshot.js';
 import type { FromWorker, ToWorker } from './messages.js';
+import { INSTANCE_TOKEN, INSTANCE_TOKEN_ENV } from '../server/chaos.js';
 
 const WORKER_START_TIMEOUT_MS = 15_000;
 const STATS_TIMEOUT_MS = 500;
@@ -48,7 +49,8 @@ export class ClusterPrimary {
   }
 
   private startWorker(index: number, config: Config): Promise<void> {
-    const worker = cluster.fork({ NLD_WORKER_INDEX: String(index) });
+    // One instance: the workers answer the shutdown instance check with the primary's token.
+    const worker = cluster.fork({ NLD_WORKER_INDEX: String(index), [INSTANCE_TOKEN_ENV]: INSTANCE_TOKEN });
     this.workers.set(index, worker);
     worker.on('exit', (code, signal) => {
       this.stats.retire(worker.id);
