@@ -121,7 +121,13 @@ export class Daemon {
       // Keep a cache across reloads (CoreDNS empties it) when its settings and listeners are the
       // same and it still serves one of the same zones; entries are keyed by name, so they stay valid.
       const cacheDonor = previous.find(
-        (p) => p.cache && sameJson(p.config.cache, block.cache) && sameJson(p.servers, servers) && p.config.zones.some((z) => block.zones.includes(z)) && !claimed.has(p),
+        (p) =>
+          p.cache &&
+          sameJson(p.config.cache, block.cache) &&
+          sameJson(p.config.plugins, block.plugins) && // cached template/hosts/rewrite answers depend on them
+          sameJson(p.servers, servers) &&
+          p.config.zones.some((z) => block.zones.includes(z)) &&
+          !claimed.has(p),
       );
       if (cacheDonor) {
         claimed.add(cacheDonor);
@@ -158,7 +164,8 @@ export class Daemon {
    *   1. lameduck: /ready 503, /health 200, still serving for `lameduckMs`
    *   2. node setup removes rules and addresses while the listeners still answer (node-cache's
    *      order: the ClusterIP falls back to kube-dns through kube-proxy's DNAT at once)
-   *   3. stop receiving (UDP recvStop, TCP stops accepting), sockets stay open for replies
+   *   3. stop receiving (UDP recvStop, or leaving the SO_REUSEPORT group; TCP stops accepting),
+   *      sockets stay open for replies
    *   4. drain: every query in flight is answered, bounded by the forward deadline
    *   5. close listeners, then the blocks (caches, upstream pools)
    *   6. close the services in reverse order (pidfile, HTTP, node setup's timer and teardown)
@@ -172,7 +179,7 @@ export class Daemon {
       await new Promise((r) => setTimeout(r, lameduckMs));
     }
     await this.services.beforeClose();
-    await this.servers.stopReceiving();
+    await this.servers.stopReceiving(true);
     await this.drainAndClose();
     await this.services.close();
     this.state = 'stopped';
@@ -260,5 +267,14 @@ function pluginNames(block: ServerBlockConfig): string[] {
   if (block.forward) names.push('forward');
   if (block.log) names.push('log');
   if (block.loopDetect) names.push('loop');
+  const p = block.plugins;
+  if (p) {
+    if (p.template.length > 0) names.push('template');
+    if (p.hosts) names.push('hosts');
+    if (p.rewrite.length > 0) names.push('rewrite');
+    if (p.bufsize !== null) names.push('bufsize');
+    if (p.loadbalance) names.push('loadbalance');
+    if (p.whoami) names.push('whoami');
+  }
   return names;
 }

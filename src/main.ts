@@ -6,7 +6,7 @@ import { runWorker } from './cluster/worker.js';
 import { parseArgs, parseSubcommand } from './cli/args.js';
 import { runDaemon, installSignalHandlers } from './cli/run.js';
 import { loadConfigFile, formatIssue } from './config/load.js';
-import { loadCorefile, parseCorefile, rawConfigToYaml } from './config/corefile.js';
+import { loadCorefile, parseCorefile, rawConfigToYaml, SUPPORTED_DIRECTIVES } from './config/corefile.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
@@ -94,6 +94,10 @@ async function main(argv: string[]): Promise<number | null> {
         console.log(`node-local-dns ${VERSION} (node ${process.version})`);
         return 0;
       }
+      if (parsed.flags.plugins) {
+        console.log(pluginListing());
+        return 0;
+      }
       if (parsed.flags.positionals.length > 0) {
         console.error(`node-local-dns: unexpected argument ${JSON.stringify(parsed.flags.positionals[0])}\n${USAGE}`);
         return 2;
@@ -103,6 +107,11 @@ async function main(argv: string[]): Promise<number | null> {
       return null; // keep running
     }
   }
+}
+
+/** `-plugins`, in CoreDNS's layout: the Corefile directives this build understands. */
+export function pluginListing(): string {
+  return ['Server types:', '  dns', '', 'Caddyfile loaders:', '  flag', '  default', '', 'Other plugins:', ...[...SUPPORTED_DIRECTIVES].sort().map((d) => `  dns.${d}`)].join('\n');
 }
 
 if (cluster.isWorker) runWorker();

@@ -126,7 +126,9 @@ export class ResponseCache {
     const stale = this.config.serveStale;
     if (stale && now - entry.expiresAtMs < stale.durationMs) {
       entry.used = true;
-      return { entry, state: STALE, ttlSeconds: 0 };
+      // serve_stale verify (CoreDNS): ask the upstream first, as for a miss; the entry stays so
+      // that staleFallback() can still answer with it if the upstream fails.
+      return stale.mode === 'verify' ? undefined : { entry, state: STALE, ttlSeconds: 0 };
     }
     store.delete(key);
     if (entry.used) this.recentlyUsed.set(key, true);

@@ -15,6 +15,7 @@ import { HealthState } from '../health/health.js';
 import { SetupErrors } from '../node/setup-errors.js';
 import { NodeSetup, shutdownAwareNodeService } from '../node/node-setup.js';
 import { HttpService } from './http-service.js';
+import { installCrashPolicy } from './crash-policy.js';
 import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { ClusterPrimary } from '../cluster/primary.js';
@@ -38,7 +39,8 @@ export interface RunHandle {
 /** Starts serving; resolves once listeners are bound. Exits the process on fatal start errors. */
 export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunHandle> {
   const bootLogger = createLogger(flags.logLevel ?? 'info');
-  bootLogger.info({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
+  // -quiet (CoreDNS: no initialization output): the start banner only at debug level.
+  bootLogger[flags.quiet ? 'debug' : 'info']({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
   for (const w of flags.warnings) bootLogger.warn(w);
   const setupErrors = new SetupErrors();
   const first = resolveConfig(flags, env);
@@ -55,6 +57,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   const primary = workers > 1 ? new ClusterPrimaryHolder() : null;
   const dnsStats = primary ? primary.stats.dns : new DnsStats();
   let invalidConfigs = 0;
+  let ignored = first.config.ignored;
   const services: DaemonService[] = [];
   // The engine is created below; the registry reads it lazily at scrape time.
   let daemon: Engine;
@@ -65,6 +68,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     setupErrors,
     reloadFailed: () => daemon.reloadFailures + invalidConfigs,
     pluginsEnabled: () => daemon.pluginsEnabled(),
+    ignoredDirectives: () => ignored,
     version: VERSION,
   });
   const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });
@@ -110,6 +114,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
       return false;
     }
     if (result.changed) {
+      ignored = next.config.ignored;
       logger.level = next.config.log.level;
       logResolved(logger, next, `reloaded (${reason})`);
     }
@@ -136,17 +141,20 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   scheduleReloads(first.config.reload.intervalMs);
 
   let stopping: Promise<void> | null = null;
-  const shutdown = (signal: string): Promise<void> => {
+  const shutdown = (signal: string, lameduckMs = signal === 'SIGQUIT' ? 0 : undefined): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ signal }, 'shutting down');
       watcher?.close();
       scheduleReloads(0);
-      await daemon.stop(signal === 'SIGQUIT' ? 0 : undefined);
+      await daemon.stop(lameduckMs);
       logger.info('stopped');
       logger.flush();
     })();
     return stopping;
   };
+  // Unhandled rejections: counted and logged, still serving; uncaught exceptions: teardown, exit 1
+  // (crash-policy.ts says why).
+  installCrashPolicy({ logger, countPanic: () => dnsStats.panics++, fatal: (reason) => shutdown(reason, 0) });
   // CoreDNS `loop`: a forwarding loop is fatal, but unlike CoreDNS we tear down first, so the node
   // is not left with rules pointing at a dead listener.
   void daemon.detectLoops().then(async (loop) => {
@@ -208,6 +216,12 @@ export function installSignalHandlers(handle: RunHandle, logger: Logger = create
 
 function logResolved(logger: Logger, resolved: ResolvedConfig & { ok: true }, message = 'config loaded'): void {
   for (const w of resolved.warnings) logger.warn(w);
+  const ignored = resolved.config.ignored;
+  if (ignored.length > 0) {
+    // One line per start or reload; counted in nodelocaldns_config_ignored_directives{plugin}.
+    const list = ignored.map((d) => `${d.plugin} (${d.at}): ${d.reason}`);
+    logger.warn({ ignored: list }, `Corefile directives accepted but not applied: ${list.join('; ')}`);
+  }
   logger.info({ source: resolved.description, mode: resolved.mode }, message);
   if (resolved.corefile) logger.info({ corefile: resolved.corefile }, 'generated Corefile');
 }

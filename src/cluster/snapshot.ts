@@ -37,6 +37,7 @@ interface UpstreamJson {
 export interface StatsSnapshot {
   zones: ZoneJson[];
   malformed: DnsStats['malformed'];
+  listener: DnsStats['listener'];
   panics: number;
   caches: CacheJson[];
   forwarders: { maxConcurrentRejects: number; healthcheckBroken: number; upstreams: UpstreamJson[] }[];
@@ -63,6 +64,7 @@ export function takeSnapshot(daemon: Daemon): StatsSnapshot {
   return {
     zones,
     malformed: { ...daemon.dnsStats.malformed },
+    listener: { ...daemon.dnsStats.listener },
     panics: daemon.dnsStats.panics,
     caches: daemon.caches().map((c) => ({
       servers: [...c.servers],
@@ -120,6 +122,7 @@ export class StatsAggregate {
   recompute(): void {
     for (const z of this.dns.all()) this.resetZone(z);
     for (const key of Object.keys(this.dns.malformed) as (keyof DnsStats['malformed'])[]) this.dns.malformed[key] = 0;
+    for (const key of Object.keys(this.dns.listener) as (keyof DnsStats['listener'])[]) this.dns.listener[key] = 0;
     this.dns.panics = 0;
     for (const c of this.cacheByLabel.values()) this.resetCache(c);
     this.forward.maxConcurrentRejects = 0;
@@ -140,6 +143,7 @@ export class StatsAggregate {
       z.responseSize.forEach((h, i) => addHist(target.responseSize[i], h));
     }
     for (const key of Object.keys(s.malformed) as (keyof DnsStats['malformed'])[]) this.dns.malformed[key] += s.malformed[key];
+    for (const key of Object.keys(s.listener) as (keyof DnsStats['listener'])[]) this.dns.listener[key] += s.listener[key];
     this.dns.panics += s.panics;
     for (const c of s.caches) {
       const target = this.cache(c);

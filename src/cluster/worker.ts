@@ -3,6 +3,7 @@
 // process with messages; if the primary goes away, the worker exits.
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log/logger.js';
+import { installCrashPolicy } from '../cli/crash-policy.js';
 import { takeSnapshot } from './snapshot.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import type { FromWorker, ToWorker } from './messages.js';
@@ -16,6 +17,14 @@ export function runWorker(): void {
   // Terminal signals reach the whole process group; the primary decides when we stop.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGHUP'] as const) process.on(signal, () => {});
   process.on('disconnect', () => process.exit(0));
+  // As in the primary (cli/crash-policy.ts); the primary owns the node setup and restarts workers.
+  installCrashPolicy({
+    logger: createLogger(),
+    countPanic: () => {
+      if (daemon) daemon.dnsStats.panics++;
+    },
+    fatal: async () => daemon?.stop(0),
+  });
   process.on('message', (msg: ToWorker) => {
     void (async () => {
       switch (msg.type) {

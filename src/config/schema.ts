@@ -2,8 +2,14 @@
 // the normalized model in types.ts. One schema holds every default; validation happens once.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { Config, ForwardConfig, CacheConfig, ServerBlockConfig, UpstreamAddress } from './types.js';
+import type { Config, ForwardConfig, CacheConfig, ServerBlockConfig, UpstreamAddress, PluginsConfig } from './types.js';
 import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './values.js';
+import { templateSchema, validateTemplate } from '../plugins/template.js';
+import { hostsSchema } from '../plugins/hosts.js';
+import { rewriteRuleSchema, validateRewriteRule } from '../plugins/rewrite.js';
+import { MAX_BUFSIZE, MIN_BUFSIZE } from '../plugins/bufsize.js';
+import { DEFAULT_PPROF_ADDRESS } from '../plugins/pprof.js';
+import { DEFAULT_SERVICE } from '../plugins/trace.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const parsed = parseDuration(value);
@@ -128,8 +134,65 @@ const forwardSchema = z
     }),
   );
 
+const zoneOrUndefined = (zone: string): string | undefined => {
+  const n = normalizeZone(zone);
+  return n.ok ? n.value : undefined;
+};
+const zoneListOf = (zones: readonly string[], ctx: z.RefinementCtx, path: PropertyKey[]): string[] =>
+  zones.map((zone, i) => {
+    const n = normalizeZone(zone);
+    if (!n.ok) ctx.addIssue({ code: 'custom', message: n.error, input: zone, path: [...path, i] });
+    return n.ok ? n.value : '.';
+  });
+
+// Plugins (src/plugins/*): each field is off when absent; a block with none has `plugins: null`,
+// which is all the query path checks.
+const pluginFields = {
+  template: z.array(templateSchema).default([]),
+  hosts: hostsSchema.nullable().default(null),
+  rewrite: z.array(rewriteRuleSchema).default([]),
+  bufsize: z.number().int().min(MIN_BUFSIZE).max(MAX_BUFSIZE).nullable().default(null),
+  loadbalance: z.union([z.literal('round_robin'), z.boolean()]).default(false),
+  whoami: z.boolean().default(false),
+};
+
+type RawPlugins = { [K in keyof typeof pluginFields]: z.output<(typeof pluginFields)[K]> };
+
+function pluginsConfig(b: RawPlugins, zones: readonly string[], ctx: z.RefinementCtx): PluginsConfig | null {
+  const template = b.template.flatMap((t, i) => {
+    const v = validateTemplate(t, zones, zoneOrUndefined);
+    if ('error' in v) ctx.addIssue({ code: 'custom', message: v.error, path: ['template', i, v.field] });
+    return 'config' in v ? [v.config] : [];
+  });
+  const rewrite = b.rewrite.flatMap((r, i) => {
+    const v = validateRewriteRule(r);
+    if ('error' in v) ctx.addIssue({ code: 'custom', message: v.error, path: ['rewrite', i, v.field] });
+    return 'config' in v ? [v.config] : [];
+  });
+  let hosts: PluginsConfig['hosts'] = null;
+  if (b.hosts) {
+    const h = b.hosts;
+    const reload = parseDuration(h.reload);
+    if (!reload.ok) ctx.addIssue({ code: 'custom', message: reload.error, path: ['hosts', 'reload'] });
+    hosts = {
+      file: h.file,
+      zones: h.zones && h.zones.length > 0 ? zoneListOf(h.zones, ctx, ['hosts', 'zones']) : zones,
+      entries: h.entries,
+      ttlSeconds: h.ttl,
+      reloadMs: reload.ok ? reload.value : 0,
+      reverse: !h.noReverse,
+      fallthrough: h.fallthrough === false ? null : h.fallthrough === true || h.fallthrough.length === 0 ? ['.'] : zoneListOf(h.fallthrough, ctx, ['hosts', 'fallthrough']),
+      fallthroughUnsupported: h.fallthroughUnsupported,
+    };
+  }
+  const loadbalance = b.loadbalance !== false;
+  if (template.length === 0 && !hosts && rewrite.length === 0 && b.bufsize === null && !loadbalance && !b.whoami) return null;
+  return { template, hosts, rewrite, bufsize: b.bufsize, loadbalance, whoami: b.whoami };
+}
+
 const serverBlockSchema = z
   .strictObject({
+    ...pluginFields,
     zones: z.array(zoneName).min(1).default(['.']),
     bind: z.array(ipAddress).min(1).default(['127.0.0.1']),
     port: port.default(53),
@@ -141,7 +204,18 @@ const serverBlockSchema = z
       .transform((l) => (l === false ? null : l === true ? { sampleRate: 1 } : l)),
     loop: z.boolean().default(false),
   })
-  .transform((b): ServerBlockConfig => ({ zones: b.zones, bind: b.bind, port: b.port, cache: b.cache, forward: b.forward, log: b.log, loopDetect: b.loop }));
+  .transform(
+    (b, ctx): ServerBlockConfig => ({
+      zones: b.zones,
+      bind: b.bind,
+      port: b.port,
+      cache: b.cache,
+      forward: b.forward,
+      log: b.log,
+      loopDetect: b.loop,
+      plugins: pluginsConfig(b, b.zones, ctx),
+    }),
+  );
 
 const nodeSchema = z.strictObject({
   localIPs: z.array(ipAddress).min(1),
@@ -177,6 +251,13 @@ export const configSchema = z
     workers: positiveInt.max(64).default(1),
     reload: z.strictObject({ interval: duration.default(0) }).default({ interval: 0 }),
     node: nodeSchema.nullable().default(null),
+    pprof: z.strictObject({ listen: z.string().default(DEFAULT_PPROF_ADDRESS).pipe(listenAddress(6053)) }).nullable().default(null),
+    trace: z
+      .strictObject({ endpoint: z.url({ protocol: /^https?$/ }), service: z.string().min(1).default(DEFAULT_SERVICE), every: positiveInt.default(1) })
+      .nullable()
+      .default(null),
+    // Written by the Corefile reader: directives accepted but not applied (warned at start and reload).
+    ignored: z.array(z.strictObject({ plugin: z.string(), at: z.string(), reason: z.string() })).default([]),
   })
   .superRefine((c, ctx) => {
     // Two blocks may share a listener only if they serve different zones (CoreDNS rule).
@@ -218,6 +299,9 @@ export const configSchema = z
         dnsPort: c.node.dnsPort,
         healthPort: c.node.healthPort,
       },
+      pprof: c.pprof,
+      trace: c.trace && { endpoint: c.trace.endpoint, serviceName: c.trace.service, every: c.trace.every },
+      ignored: c.ignored,
     }),
   );
 

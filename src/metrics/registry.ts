@@ -33,6 +33,8 @@ export interface MetricsSources {
   readonly setupErrors: SetupErrors;
   reloadFailed(): number;
   pluginsEnabled(): Iterable<{ server: string; zone: string; name: string }>;
+  /** Corefile directives of the current config accepted but not applied (src/plugins). */
+  ignoredDirectives?(): Iterable<{ plugin: string }>;
   readonly version: string; // coredns_build_info{version}
   readonly revision?: string; // coredns_build_info{revision}; '' when unknown
   readonly health?: HealthStats; // fed by HealthState's self-check; created when absent
@@ -141,6 +143,7 @@ function coreFamilies(s: MetricsSources, health: HealthStats): ScrapeFamily[] {
   return [
     family('coredns_build_info', "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.", 'gauge', () => [{ labels: build, value: 1 }]),
     family('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => pluginSamples(s)),
+    family('nodelocaldns_config_ignored_directives', 'Corefile directives (or options) of the current config that are accepted but not applied, by plugin.', 'gauge', () => ignoredSamples(s)),
     family('coredns_reload_failed_total', 'Counter of the number of failed reload attempts.', 'counter', () => single(s.reloadFailed())),
     family('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => single(s.dns.panics)),
     family('coredns_health_request_duration_seconds', 'Histogram of the time (in seconds) each request took.', 'histogram', () => {
@@ -153,6 +156,12 @@ function coreFamilies(s: MetricsSources, health: HealthStats): ScrapeFamily[] {
       SETUP_ERROR_TYPES.map((errortype) => ({ labels: { errortype }, value: s.setupErrors.counts[errortype] })),
     ),
   ];
+}
+
+function ignoredSamples(s: MetricsSources): Sample[] {
+  const counts = new Map<string, number>();
+  for (const d of s.ignoredDirectives?.() ?? []) counts.set(d.plugin, (counts.get(d.plugin) ?? 0) + 1);
+  return [...counts].map(([plugin, value]) => ({ labels: { plugin }, value }));
 }
 
 function pluginSamples(s: MetricsSources): Sample[] {
@@ -417,6 +426,13 @@ const MALFORMED_REASONS: [keyof DnsStats['malformed'], string][] = [
   ['notimp', 'notimp'],
   ['tcpFrame', 'tcp_frame'],
   ['badvers', 'badvers'],
+  ['sourcePort', 'source_port'],
+];
+
+const TCP_CLOSE_REASONS: [keyof DnsStats['listener'], string][] = [
+  ['tcpReadTimeouts', 'read_timeout'],
+  ['tcpWriteTimeouts', 'write_timeout'],
+  ['tcpEvicted', 'evicted'],
 ];
 
 /** Kernel UDP counters of this network namespace (/proc/net/snmp): drops show up here, not in any socket API. */
@@ -441,6 +457,10 @@ function nodeLocalFamilies(dns: DnsStats): ScrapeFamily[] {
   return [
     family('nodelocaldns_malformed_queries_total', 'Packets that could not be served as queries, by reason (dropped, or answered FORMERR/NOTIMP/BADVERS).', 'counter', () =>
       MALFORMED_REASONS.map(([key, reason]) => ({ labels: { reason }, value: dns.malformed[key] })),
+    ),
+    family('nodelocaldns_udp_send_errors_total', 'UDP replies the socket could not send (an error thrown or reported by the send).', 'counter', () => [{ labels: {}, value: dns.listener.udpSendErrors }]),
+    family('nodelocaldns_tcp_connections_closed_total', 'TCP connections the server closed, by reason (read_timeout, write_timeout, evicted at the connection cap).', 'counter', () =>
+      TCP_CLOSE_REASONS.map(([key, reason]) => ({ labels: { reason }, value: dns.listener[key] })),
     ),
     family('nodelocaldns_udp_receive_buffer_errors_total', 'UDP datagrams the kernel dropped for a full receive buffer in this network namespace (/proc/net/snmp RcvbufErrors).', 'counter', () => {
       const snmp = readUdpSnmp();

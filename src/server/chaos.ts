@@ -12,6 +12,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ParsedQuery } from '../dns/query.js';
+import { OPT_RR_SIZE, writeClientOpt } from '../dns/reply.js';
 import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, TYPE } from '../dns/constants.js';
 
 export const CLASS_CH = 3;
@@ -73,7 +74,7 @@ export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, kind: Chao
   const text = Buffer.from((kind === CHAOS_INSTANCE_CHECK ? instanceCheckText(query.key.slice(1, 1 + NONCE_CHARS)) : INSTANCE_ID).slice(0, 255), 'utf8');
   const qEnd = query.questionEnd;
   const rdata = 1 + text.length;
-  const out = Buffer.alloc(qEnd + 2 + 10 + rdata);
+  const out = Buffer.alloc(qEnd + 2 + 10 + rdata + (query.hasEdns ? OPT_RR_SIZE : 0));
   Buffer.from(clientMsg.buffer, clientMsg.byteOffset, qEnd).copy(out, 0);
   out[2] = FLAG_QR | FLAG_AA | (clientMsg[2] & FLAG_RD);
   out[3] = 0;
@@ -89,6 +90,7 @@ export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, kind: Chao
   pos += 12;
   out[pos] = text.length;
   text.copy(out, pos + 1);
+  if (query.hasEdns) writeClientOpt(out, pos + 1 + text.length, query); // RFC 6891 §7
   return out;
 }
 

@@ -4,7 +4,7 @@
 // the block has a query log. Never throws out of handle().
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import { isInternetClass, keyToName, parseQuery, type ParsedQuery } from '../dns/query.js';
+import { forwardableQuery, isInternetClass, keyToName, parseQuery, type ParsedQuery, type QueryRejection } from '../dns/query.js';
 import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
 import { RCODE, TYPE } from '../dns/constants.js';
 import { FRESH } from '../cache/response-cache.js';
@@ -13,6 +13,7 @@ import type { ZoneRouter, Route } from './zone-router.js';
 import type { MissOutcome } from './block.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { LoopProbeRegistry } from './loop-detect.js';
 import { chaosKind, chaosReply, isLocalAddress, NOT_CHAOS, remoteAddress } from './chaos.js';
 
@@ -30,6 +31,7 @@ export interface ReplyChannel<P> {
 export class QueryPipeline {
   private readonly queryLog: QueryLog;
   private readonly errors: RateLimitedErrorLog;
+  private readonly panics: RateLimitedLog;
   inFlight = 0;
   readonly loopProbes = new LoopProbeRegistry();
   /**
@@ -44,16 +46,20 @@ export class QueryPipeline {
   ) {
     this.queryLog = new QueryLog(logger.child({ component: 'log' }));
     this.errors = new RateLimitedErrorLog(logger.child({ component: 'errors' }));
+    this.panics = new RateLimitedLog(logger.child({ component: 'server' }));
   }
 
-  handle<P>(msg: Buffer, channel: ReplyChannel<P>, peer: P): void {
+  handle<P>(received: Buffer, channel: ReplyChannel<P>, peer: P): void {
     const started = this.countQueries ? performance.now() : 0;
-    const parsed = parseQuery(msg);
+    const parsed = parseQuery(received);
     if (!parsed.ok) {
-      this.reject(msg, parsed.problem, parsed.questionEnd, channel, peer);
+      this.reject(received, parsed, channel, peer);
       return;
     }
-    const query = parsed.query;
+    let query = parsed.query;
+    // Z bit, an answer/authority record or trailing bytes (accepted, as CoreDNS does): from here on
+    // the query is header, question and OPT only, which is also what is forwarded.
+    let msg = query.plain ? received : forwardableQuery(received, query);
     if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
     if (query.ednsVersion !== 0) {
       // RFC 6891 §6.1.3: we speak EDNS version 0 only; CoreDNS answers this before any plugin.
@@ -74,12 +80,23 @@ export class QueryPipeline {
     if (!route || !isInternetClass(query)) {
       // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
       const stats = channel.router.dropped;
-      if (this.countQueries) stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
+      if (this.countQueries) stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
       this.reply(errorReply(msg, RCODE.REFUSED, query.questionEnd, query), stats, proto, PLUGIN_NONE, started, channel, peer);
       return;
     }
-    if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
+    if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
     const block = route.block;
+    if (block.plugins !== null) {
+      // bufsize/rewrite change the query; loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
+      const entered = block.plugins.enter(msg, query, channel);
+      if (entered !== null) {
+        if (entered.rcode !== 0) {
+          this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+          return;
+        }
+        ({ msg, query, channel } = entered);
+      }
+    }
     const cache = block.cache;
     if (cache) {
       const hit = cache.lookup(query.key);
@@ -101,8 +118,12 @@ export class QueryPipeline {
         return;
       }
     }
-    if (!block.forwarder || this.isExcepted(route, query)) {
-      this.reply(errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+    if ((!block.forwarder || this.isExcepted(route, query)) && !block.plugins?.answersLocally) {
+      const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
+      const reply = whoami
+        ? renderReply(whoami, msg, query, { ttl: -1, authoritative: true, limit: clientLimit(query, channel.tcp) })
+        : errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query);
+      this.reply(reply, route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       return;
     }
     this.inFlight++;
@@ -118,6 +139,15 @@ export class QueryPipeline {
         this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       },
     );
+  }
+
+  /**
+   * An exception escaped the handling of one query (a bug): counted in coredns_panics_total and
+   * logged at most once per interval, as CoreDNS recovers a panic in one query and keeps serving.
+   */
+  panic(err: unknown, server: string): void {
+    this.dnsStats.panics++;
+    this.panics.report('panic', `Recovered from panic in server: "${server}" ${(err as Error)?.stack ?? String(err)}`);
   }
 
   private answerMiss<P>(outcome: MissOutcome, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
@@ -155,9 +185,10 @@ export class QueryPipeline {
     if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds, requestSize);
   }
 
-  private reject<P>(msg: Buffer, problem: string, questionEnd: number, channel: ReplyChannel<P>, peer: P): void {
+  /** Drops or answers a query parseQuery rejected; FORMERR and NOTIMP carry an OPT when the query did (RFC 6891 §7). */
+  private reject<P>(msg: Buffer, rejection: QueryRejection, channel: ReplyChannel<P>, peer: P): void {
     const m = this.dnsStats.malformed;
-    switch (problem) {
+    switch (rejection.problem) {
       case 'drop-short':
         m.short++;
         channel.discard(peer);
@@ -168,11 +199,11 @@ export class QueryPipeline {
         return;
       case 'notimp':
         m.notimp++;
-        channel.send(errorReply(msg, RCODE.NOTIMP, 12), peer);
+        channel.send(errorReply(msg, RCODE.NOTIMP, 12, rejection), peer);
         return;
       default:
         m.formerr++;
-        channel.send(errorReply(msg, RCODE.FORMERR, questionEnd), peer);
+        channel.send(errorReply(msg, RCODE.FORMERR, rejection.questionEnd, rejection), peer);
     }
   }
 }

@@ -85,7 +85,7 @@ export class ServerSet {
     const inherited = this.inherited?.get(listenerKey(host, port));
     if (inherited?.udp && inherited.tcp) {
       this.inherited!.delete(listenerKey(host, port));
-      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes }, router, this.pipeline);
+      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes }, router, this.pipeline, this.dnsStats);
       const tcp = new TcpListener(
         { host, port, idleTimeoutMs: config.tcp.idleTimeoutMs, maxConnections: config.tcp.maxConnections, maxInFlightPerConnection: config.tcp.maxQueriesInFlightPerConnection },
         router,
@@ -98,7 +98,7 @@ export class ServerSet {
     }
     // With port 0 (tests), TCP takes the port the kernel gave UDP; retry if that one is taken for TCP.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes, reusePort: this.reusePort }, router, this.pipeline);
+      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes, reusePort: this.reusePort }, router, this.pipeline, this.dnsStats);
       try {
         const udpPort = await udp.start();
         const tcp = new TcpListener(
@@ -122,10 +122,14 @@ export class ServerSet {
     return { ok: false, error: `cannot find a free port for udp and tcp on ${host}` };
   }
 
-  /** Handover: stop reading new queries (UDP) and accepting connections (TCP); keep sockets for replies. */
-  async stopReceiving(): Promise<void> {
+  /**
+   * Stop reading new queries (UDP) and accepting connections (TCP); keep sockets for replies.
+   * `leaveReusePortGroup` (stop, never a handover): UDP sockets bound with SO_REUSEPORT leave the
+   * group instead, so queries go to the instances that stay (see UdpListener.leaveReusePortGroup).
+   */
+  async stopReceiving(leaveReusePortGroup = false): Promise<void> {
     for (const p of this.pairs.values()) {
-      p.udp.stopReceiving();
+      if (!(leaveReusePortGroup && (await p.udp.leaveReusePortGroup()))) p.udp.stopReceiving();
       await p.tcp.stopAccepting();
     }
   }

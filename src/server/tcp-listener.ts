@@ -33,6 +33,7 @@ export class TcpListener implements ReplyChannel<TcpClient> {
   private server: Server | null = null;
   private readonly clients = new Set<TcpClient>();
   rejectedConnections = 0;
+  acceptErrors = 0;
 
   constructor(
     readonly options: TcpListenerOptions,
@@ -50,6 +51,7 @@ export class TcpListener implements ReplyChannel<TcpClient> {
       backlog?.stopBufferingTcp?.();
       for (const socket of backlog?.tcpBacklog?.splice(0) ?? []) this.accept(socket);
       inherited.maxConnections = this.options.maxConnections;
+      inherited.on('error', this.onServerError);
       this.server = inherited;
       return Promise.resolve(this.port);
     }
@@ -60,12 +62,22 @@ export class TcpListener implements ReplyChannel<TcpClient> {
       server.once('error', reject);
       server.listen({ host: this.options.host, port: this.options.port, exclusive: false, ...(this.options.reusePort ? { reusePort: true } : {}), ...(this.familyIndex === 1 ? { ipv6Only: true } : {}) }, () => {
         server.off('error', reject);
+        server.on('error', this.onServerError);
         this.server = server;
         const addr = server.address();
         resolve(typeof addr === 'object' && addr ? addr.port : this.options.port);
       });
     });
   }
+
+  /**
+   * After listen(), a server only reports accept() failures (EMFILE/ENFILE when the process runs
+   * out of descriptors; libuv has already shed the pending connection). Without a listener the
+   * 'error' event would throw and end the process.
+   */
+  private readonly onServerError = (): void => {
+    this.acceptErrors++;
+  };
 
   private accept(socket: Socket): void {
     const client = new TcpClient(socket);
@@ -85,7 +97,14 @@ export class TcpListener implements ReplyChannel<TcpClient> {
           client.paused = true;
           socket.pause();
         }
-        this.pipeline.handle(msg, this, client);
+        try {
+          this.pipeline.handle(msg, this, client);
+        } catch (err) {
+          // A bug while handling one query: counted; the connection's accounting cannot be
+          // trusted any more, so it is closed (the client reconnects and asks again).
+          this.pipeline.panic(err, this.router.server);
+          socket.destroy();
+        }
       });
     });
     socket.on('error', () => socket.destroy());

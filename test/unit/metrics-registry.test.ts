@@ -295,6 +295,8 @@ const EXPECTED: Record<string, [string, string[]]> = {
   // ours (not CoreDNS): packets CoreDNS would never see, and kernel UDP drops
   nodelocaldns_malformed_queries_total: ['counter', ['reason']],
   nodelocaldns_udp_receive_buffer_errors_total: ['counter', []],
+  nodelocaldns_udp_send_errors_total: ['counter', []],
+  nodelocaldns_tcp_connections_closed_total: ['counter', ['reason']],
 };
 
 // Label-less families CoreDNS registers at start, plus node-cache's pre-created series.
@@ -308,6 +310,8 @@ const ALWAYS = [
   'coredns_forward_healthcheck_broken_total',
   'coredns_forward_max_concurrent_rejects_total',
   'nodelocaldns_malformed_queries_total',
+  'nodelocaldns_udp_send_errors_total',
+  'nodelocaldns_tcp_connections_closed_total',
 ];
 
 // ---------------------------------------------------------------------------------------------
