@@ -16,6 +16,7 @@ import type { CacheStats } from './cache/stats.js';
 import type { ForwardStats } from './forward/stats.js';
 import { probeForLoop, type LoopFinding } from './server/loop-detect.js';
 import { handOverTo, type InheritedListener } from './server/handover.js';
+import { Tracer } from './plugins/trace.js';
 
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
@@ -74,6 +75,7 @@ export class Daemon {
     }
     this.blocks = blocks;
     this.current = config;
+    this.applyTrace(config);
     this.state = 'running';
     await this.services.afterListen(config);
     this.logger.info(
@@ -104,8 +106,17 @@ export class Daemon {
     this.blocks = blocks;
     this.current = config;
     this.pipeline.countQueries = this.countsQueries(config);
+    this.applyTrace(config);
     await this.services.reload(config);
     return { ok: true, changed: true };
+  }
+
+  /** CoreDNS `trace`: a tracer while configured, replaced when its settings change. */
+  private applyTrace(config: Config): void {
+    const current = this.pipeline.tracer;
+    if (current && sameJson(current.config, config.trace)) return;
+    void current?.close();
+    this.pipeline.tracer = config.trace ? new Tracer(config.trace) : null;
   }
 
   /** Query counting is on when /metrics is served here or by a cluster primary (workers). */

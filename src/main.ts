@@ -1,8 +1,8 @@
 // Process entry: `node-local-dns [run] [flags]`, `check-config FILE`, `convert-corefile FILE`,
 // `load ...`. Flags follow node-cache (-localip, -conf, ...) plus --config FILE.yaml.
 import { readFileSync } from 'node:fs';
-import cluster from 'node:cluster';
-import { runWorker } from './cluster/worker.js';
+import { runWorkerThread } from './cluster/worker.js';
+import { workerThreadData } from './cluster/thread-data.js';
 import { parseArgs, parseSubcommand } from './cli/args.js';
 import { runDaemon, installSignalHandlers } from './cli/run.js';
 import { loadConfigFile, formatIssue } from './config/load.js';
@@ -75,11 +75,11 @@ async function main(argv: string[]): Promise<number | null> {
   }
   const { command, rest } = parseSubcommand(argv);
   switch (command) {
-    // Tools load their code (and dns2) only when used, so the daemon does not carry it in memory.
+    // The tools' code is loaded only when one runs, so the daemon does not carry it in memory.
     case 'load':
-      return (await import('./load/run.js')).runLoad(rest);
+      return (await import('./tools/index.js')).runLoad(rest);
     case 'query':
-      return (await import('./cli/query.js')).runQuery(rest);
+      return (await import('./tools/index.js')).runQuery(rest);
     case 'check-config':
       return checkConfig(rest.find((a) => !a.startsWith('-')));
     case 'convert-corefile':
@@ -114,7 +114,7 @@ export function pluginListing(): string {
   return ['Server types:', '  dns', '', 'Caddyfile loaders:', '  flag', '  default', '', 'Other plugins:', ...[...SUPPORTED_DIRECTIVES].sort().map((d) => `  dns.${d}`)].join('\n');
 }
 
-if (cluster.isWorker) runWorker();
+if (workerThreadData) runWorkerThread(workerThreadData);
 else main(process.argv.slice(2)).then(
   (code) => {
     if (code !== null) process.exitCode = code;

@@ -15,17 +15,18 @@ import { HealthState } from '../health/health.js';
 import { SetupErrors } from '../node/setup-errors.js';
 import { NodeSetup, shutdownAwareNodeService } from '../node/node-setup.js';
 import { HttpService } from './http-service.js';
+import { PprofService } from '../plugins/pprof.js';
 import { installCrashPolicy } from './crash-policy.js';
 import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
-import { ClusterPrimary } from '../cluster/primary.js';
+import { WorkerPool } from '../cluster/primary.js';
 import { StatsAggregate } from '../cluster/snapshot.js';
 import { announceFailure, announceReady, isSuccessor, receiveListeners } from '../server/handover.js';
 
 /** Reloads pick up file changes within this period (ConfigMap updates arrive as symlink swaps). */
 const CONFIG_POLL_MS = 2000;
 
-/** What serves: the in-process Daemon, or the cluster primary driving worker processes. */
+/** What serves: the Daemon (`workers: 1`), or the pool of worker threads (`workers` > 1). */
 export type Engine = Pick<Daemon, 'start' | 'reload' | 'stop' | 'detectLoops' | 'handOver' | 'caches' | 'forwarders' | 'pluginsEnabled' | 'reloadFailures'>;
 
 export interface RunHandle {
@@ -54,8 +55,10 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   logResolved(logger, first);
 
   const workers = first.config.workers;
-  const primary = workers > 1 ? new ClusterPrimaryHolder() : null;
-  const dnsStats = primary ? primary.stats.dns : new DnsStats();
+  // The metrics registry is built before the pool and reads the pool's aggregate counters.
+  const aggregate = workers > 1 ? new StatsAggregate() : null;
+  let pool: WorkerPool | null = null;
+  const dnsStats = aggregate ? aggregate.dns : new DnsStats();
   let invalidConfigs = 0;
   let ignored = first.config.ignored;
   const services: DaemonService[] = [];
@@ -74,14 +77,16 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });
   const nodeSetup = first.config.node ? new NodeSetup(first.config.node, { logger: logger.child({ component: 'node' }), setupErrors }) : null;
   if (nodeSetup) services.push(shutdownAwareNodeService(nodeSetup, logger.child({ component: 'node' })));
-  const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen, primary ? () => primary.refresh() : undefined);
+  const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen, aggregate ? () => pool?.refreshStats() ?? Promise.resolve() : undefined);
   services.push(http);
+  services.push(new PprofService(logger.child({ component: 'pprof' })));
   if (flags.pidFile) services.push(pidFileService(flags.pidFile));
 
   const successor = isSuccessor();
   const inherited = successor ? await receiveListeners() : undefined;
   if (successor) logger.info({ listeners: [...(inherited?.keys() ?? [])] }, 'taking over listening sockets from the previous process');
-  daemon = primary ? primary.create(logger, services) : new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false });
+  if (aggregate) daemon = pool = new WorkerPool({ logger, services, stats: aggregate, inherited });
+  else daemon = new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false });
   try {
     await daemon.start(first.config);
     if (successor) announceReady();
@@ -181,22 +186,6 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
 }
 
 
-
-/**
- * Holds the cluster primary's aggregate counters before the primary itself exists (the metrics
- * registry is built first and must read the same objects).
- */
-class ClusterPrimaryHolder {
-  readonly stats = new StatsAggregate();
-  private primary: ClusterPrimary | null = null;
-  create(logger: Logger, services: DaemonService[]): ClusterPrimary {
-    this.primary = new ClusterPrimary(logger, services, this.stats);
-    return this.primary;
-  }
-  refresh(): Promise<void> {
-    return this.primary?.refreshStats() ?? Promise.resolve();
-  }
-}
 
 /** Installs signal handlers as CoreDNS/node-cache do: TERM/INT/QUIT stop, USR1 reloads, HUP is ignored. */
 export function installSignalHandlers(handle: RunHandle, logger: Logger = createLogger()): void {

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Config, ForwardConfig, CacheConfig, ServerBlockConfig, UpstreamAddress, PluginsConfig } from './types.js';
 import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './values.js';
+import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { templateSchema, validateTemplate } from '../plugins/template.js';
 import { hostsSchema } from '../plugins/hosts.js';
 import { rewriteRuleSchema, validateRewriteRule } from '../plugins/rewrite.js';
@@ -260,6 +261,15 @@ export const configSchema = z
     ignored: z.array(z.strictObject({ plugin: z.string(), at: z.string(), reason: z.string() })).default([]),
   })
   .superRefine((c, ctx) => {
+    // workers > 1: worker threads, each with its own SO_REUSEPORT sockets on the same port.
+    if (c.workers > 1 && !REUSE_PORT_SUPPORTED) {
+      ctx.addIssue({ code: 'custom', path: ['workers'], message: `workers > 1 needs Node >= 22.12 (SO_REUSEPORT); this is Node ${process.versions.node}, use workers: 1` });
+    }
+    if (c.workers > 1) {
+      c.servers.forEach((block, index) => {
+        if (block.port === 0) ctx.addIssue({ code: 'custom', path: ['servers', index, 'port'], message: 'port 0 (any free port) needs workers: 1: every worker binds the same port' });
+      });
+    }
     // Two blocks may share a listener only if they serve different zones (CoreDNS rule).
     const seen = new Map<string, number>();
     c.servers.forEach((block, index) => {

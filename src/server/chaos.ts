@@ -6,23 +6,30 @@
 //   never learned the node's hostname or a PID from it; neither do they from us.
 // - `<nonce>.instance-check.node-local-dns.`: the shutdown instance check (node/instance-probe.ts).
 //   The answer proves it came from node-local-dns (a value derived from the nonce, which a stray
-//   server answering anything cannot produce), names the instance with a random token (the same
-//   in every worker of one instance) and says whether that instance is serving or stopping.
+//   server answering anything cannot produce), names the instance with a token (the same in
+//   every worker thread of one instance, and neither hostname nor PID) and says whether that instance is serving or stopping.
 import { hostname, networkInterfaces } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ParsedQuery } from '../dns/query.js';
+import { workerThreadData } from '../cluster/thread-data.js';
 import { OPT_RR_SIZE, writeClientOpt } from '../dns/reply.js';
 import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, TYPE } from '../dns/constants.js';
 
 export const CLASS_CH = 3;
-export const INSTANCE_ID = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+/** This process's id; worker threads (`workers` > 1) get the main thread's. */
+export const INSTANCE_ID = workerThreadData?.instanceId ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+/** What this thread answers: the process id, plus `/wN` in worker thread N (which worker answered). */
+export const ANSWER_ID = workerThreadData ? `${INSTANCE_ID}/w${workerThreadData.index}` : INSTANCE_ID;
 
-/** Environment variable through which cluster workers share their primary's instance token. */
-export const INSTANCE_TOKEN_ENV = 'NLD_INSTANCE_TOKEN';
-const inherited = process.env[INSTANCE_TOKEN_ENV];
-/** Random name of this instance in instance-check answers (no hostname, no PID). */
-export const INSTANCE_TOKEN = inherited && /^[0-9a-f]{16}$/.test(inherited) ? inherited : randomBytes(8).toString('hex');
+/** True for an id.server answer from this process (any of its worker threads). */
+export const isOwnInstance = (id: string): boolean => id === INSTANCE_ID || id.startsWith(`${INSTANCE_ID}/w`);
+
+/**
+ * Name of this instance in instance-check answers: derived from INSTANCE_ID (so every worker
+ * thread answers with the same token) without showing hostname or PID.
+ */
+export const INSTANCE_TOKEN = createHash('sha256').update(`token/${INSTANCE_ID}`).digest('hex').slice(0, 16);
 
 export const CHECK_SUFFIX = 'instance-check.node-local-dns.';
 /** Hex characters of the nonce label (16 random bytes). */
@@ -71,7 +78,7 @@ export function chaosKind(query: ParsedQuery): ChaosKind {
 
 /** Builds the TXT reply for a chaos query of `kind` (not NOT_CHAOS). */
 export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, kind: ChaosKind = CHAOS_ID): Buffer {
-  const text = Buffer.from((kind === CHAOS_INSTANCE_CHECK ? instanceCheckText(query.key.slice(1, 1 + NONCE_CHARS)) : INSTANCE_ID).slice(0, 255), 'utf8');
+  const text = Buffer.from((kind === CHAOS_INSTANCE_CHECK ? instanceCheckText(query.key.slice(1, 1 + NONCE_CHARS)) : ANSWER_ID).slice(0, 255), 'utf8');
   const qEnd = query.questionEnd;
   const rdata = 1 + text.length;
   const out = Buffer.alloc(qEnd + 2 + 10 + rdata + (query.hasEdns ? OPT_RR_SIZE : 0));

@@ -16,6 +16,7 @@ import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { LoopProbeRegistry } from './loop-detect.js';
 import { chaosKind, chaosReply, isLocalAddress, NOT_CHAOS, remoteAddress } from './chaos.js';
+import type { Tracer } from '../plugins/trace.js';
 
 /** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
 export interface ReplyChannel<P> {
@@ -39,6 +40,8 @@ export class QueryPipeline {
    * when nothing serves /metrics, which is also how the benchmark measures what metrics cost.
    */
   countQueries = true;
+  /** CoreDNS `trace`: spans of replies to Zipkin; null (the usual case) costs one check per reply. */
+  tracer: Tracer | null = null;
 
   constructor(
     private readonly dnsStats: DnsStats,
@@ -50,7 +53,7 @@ export class QueryPipeline {
   }
 
   handle<P>(received: Buffer, channel: ReplyChannel<P>, peer: P): void {
-    const started = this.countQueries ? performance.now() : 0;
+    const started = this.countQueries || this.tracer !== null ? performance.now() : 0;
     const parsed = parseQuery(received);
     if (!parsed.ok) {
       this.reject(received, parsed, channel, peer);
@@ -183,6 +186,7 @@ export class QueryPipeline {
     if (this.countQueries) stats.onResponse(proto, reply[3] & 0x0f, plugin, reply.length, seconds);
     const log = route?.block.config.log;
     if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds, requestSize);
+    if (this.tracer !== null && query) this.tracer.record(query, channel.tcp, channel.remote(peer), reply, started, performance.now());
   }
 
   /** Drops or answers a query parseQuery rejected; FORMERR and NOTIMP carry an OPT when the query did (RFC 6891 §7). */
