@@ -239,13 +239,17 @@ export const configSchema = z
     log: z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .default({ level: 'info' }),
+    // Timeouts are CoreDNS's server defaults (core/dnsserver: read 3s, write 5s, idle 10s).
     tcp: z
       .strictObject({
+        readTimeout: duration.default(3000),
         idleTimeout: duration.default(10_000),
+        writeTimeout: duration.default(5000),
         maxConnections: positiveInt.default(1000),
         maxQueriesInFlightPerConnection: positiveInt.default(100),
+        maxQueuedBytesPerConnection: positiveInt.default(65_536),
       })
-      .default({ idleTimeout: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 100 }),
+      .prefault({}),
     udp: z
       .strictObject({ receiveBuffer: positiveInt.default(8 << 20), sendBuffer: positiveInt.default(8 << 20) })
       .default({ receiveBuffer: 8 << 20, sendBuffer: 8 << 20 }),
@@ -295,7 +299,14 @@ export const configSchema = z
       health: { listen: c.health.listen, lameduckMs: c.health.lameduck },
       metrics: { listen: c.metrics.listen },
       log: c.log,
-      tcp: { idleTimeoutMs: c.tcp.idleTimeout, maxConnections: c.tcp.maxConnections, maxQueriesInFlightPerConnection: c.tcp.maxQueriesInFlightPerConnection },
+      tcp: {
+        readTimeoutMs: c.tcp.readTimeout,
+        idleTimeoutMs: c.tcp.idleTimeout,
+        writeTimeoutMs: c.tcp.writeTimeout,
+        maxConnections: c.tcp.maxConnections,
+        maxQueriesInFlightPerConnection: c.tcp.maxQueriesInFlightPerConnection,
+        maxQueuedBytesPerConnection: c.tcp.maxQueuedBytesPerConnection,
+      },
       udp: { receiveBufferBytes: c.udp.receiveBuffer, sendBufferBytes: c.udp.sendBuffer },
       workers: c.workers,
       reload: { intervalMs: c.reload.interval },

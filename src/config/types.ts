@@ -93,7 +93,14 @@ export interface Config {
   readonly health: { readonly listen: HostPort | null; readonly lameduckMs: number };
   readonly metrics: { readonly listen: HostPort | null };
   readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
-  readonly tcp: { readonly idleTimeoutMs: number; readonly maxConnections: number; readonly maxQueriesInFlightPerConnection: number };
+  readonly tcp: {
+    readonly readTimeoutMs: number; // a connection's first frame must arrive whole within this
+    readonly idleTimeoutMs: number; // every later frame, counted from when the connection went idle
+    readonly writeTimeoutMs: number; // queued replies must make progress within this
+    readonly maxConnections: number; // at the cap, the idlest connection is closed for a new one
+    readonly maxQueriesInFlightPerConnection: number; // replies not yet flushed included
+    readonly maxQueuedBytesPerConnection: number;
+  };
   readonly udp: { readonly receiveBufferBytes: number; readonly sendBufferBytes: number };
   readonly workers: number; // processes serving queries; 1 = no cluster
   readonly reload: { readonly intervalMs: number }; // 0 = only on file events and SIGUSR1
