@@ -15,7 +15,7 @@ import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { LoopProbeRegistry } from './loop-detect.js';
-import { chaosReply, isChaosIdQuery } from './chaos.js';
+import { chaosKind, chaosReply, isLocalAddress, NOT_CHAOS, remoteAddress } from './chaos.js';
 import type { Tracer } from '../plugins/trace.js';
 
 /** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
@@ -72,9 +72,13 @@ export class QueryPipeline {
     }
     const proto = channel.tcp ? PROTO_TCP : PROTO_UDP;
     const route = channel.router.match(query.key);
-    if (!isInternetClass(query) && isChaosIdQuery(query)) {
-      channel.send(chaosReply(msg, query), peer);
-      return;
+    if (!isInternetClass(query)) {
+      // id.server and the instance check, for clients on this node only; REFUSED below otherwise.
+      const kind = chaosKind(query);
+      if (kind !== NOT_CHAOS && isLocalAddress(remoteAddress(channel.remote(peer)))) {
+        channel.send(chaosReply(msg, query, kind), peer);
+        return;
+      }
     }
     if (!route || !isInternetClass(query)) {
       // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
