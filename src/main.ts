@@ -5,20 +5,19 @@ import { runWorkerThread } from './cluster/worker.js';
 import { workerThreadData } from './cluster/thread-data.js';
 import { parseArgs, parseSubcommand } from './cli/args.js';
 import { runDaemon, installSignalHandlers } from './cli/run.js';
-import { loadConfigFile, formatIssue } from './config/load.js';
-import { loadCorefile, parseCorefile, rawConfigToYaml, SUPPORTED_DIRECTIVES } from './config/corefile.js';
+import { checkConfig } from './cli/check-config.js';
+import { formatIssue } from './config/load.js';
+import { parseCorefile, rawConfigToYaml, SUPPORTED_DIRECTIVES } from './config/corefile.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
   node-local-dns [--config FILE.yaml] [node-cache flags]   run the daemon (no flags: embedded default on 127.0.0.1:5353)
-  node-local-dns check-config FILE                         validate a YAML config or a Corefile
+  node-local-dns check-config FILE                         validate a YAML config, a Corefile (template) or a ConfigMap manifest
   node-local-dns convert-corefile FILE                     print the YAML equivalent of a Corefile
   node-local-dns load --server 127.0.0.1:53 --host NAME    load generator (see: load --help)
-  node-local-dns query [@IP] [-p PORT] [+tcp] NAME [TYPE]  one lookup, printed like dig (the image has no dig)
+  node-local-dns query [@IP] [-p PORT] NAME [TYPE] [CLASS] one lookup, printed like dig (see: query --help)
 node-cache flags: -localip -conf -basecorefile -kubednscm -upstreamsvc -setupinterface -setupiptables
   -interfacename -syncinterval -health-port -metrics-listen-address -skipteardown -pidfile -dns.port`;
-
-const isYaml = (file: string) => /\.ya?ml$/i.test(file);
 
 /** The file's text, or null after printing why it cannot be read. */
 function readText(file: string): string | null {
@@ -28,26 +27,6 @@ function readText(file: string): string | null {
     console.error(`${file}: cannot read: ${(err as Error).message}`);
     return null;
   }
-}
-
-function checkConfig(file: string | undefined): number {
-  if (!file) {
-    console.error('check-config needs a FILE');
-    return 2;
-  }
-  let result;
-  if (isYaml(file)) result = loadConfigFile(file);
-  else {
-    const text = readText(file);
-    if (text === null) return 1;
-    result = loadCorefile(text, file);
-  }
-  if (!result.ok) {
-    for (const issue of result.issues) console.error(formatIssue(issue));
-    return 1;
-  }
-  console.log(`${file}: OK (${result.config.servers.length} server block${result.config.servers.length === 1 ? '' : 's'})`);
-  return 0;
 }
 
 function convertCorefile(file: string | undefined): number {

@@ -93,7 +93,14 @@ export interface Config {
   readonly health: { readonly listen: HostPort | null; readonly lameduckMs: number };
   readonly metrics: { readonly listen: HostPort | null };
   readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
-  readonly tcp: { readonly idleTimeoutMs: number; readonly maxConnections: number; readonly maxQueriesInFlightPerConnection: number };
+  readonly tcp: {
+    readonly readTimeoutMs: number; // a connection's first frame must arrive whole within this
+    readonly idleTimeoutMs: number; // every later frame, counted from when the connection went idle
+    readonly writeTimeoutMs: number; // queued replies must make progress within this
+    readonly maxConnections: number; // at the cap, the idlest connection is closed for a new one
+    readonly maxQueriesInFlightPerConnection: number; // replies not yet flushed included
+    readonly maxQueuedBytesPerConnection: number;
+  };
   readonly udp: { readonly receiveBufferBytes: number; readonly sendBufferBytes: number };
   readonly workers: number; // processes serving queries; 1 = no cluster
   readonly reload: { readonly intervalMs: number }; // 0 = only on file events and SIGUSR1
@@ -161,6 +168,14 @@ export type RewriteRuleConfig =
   | { readonly field: 'type' | 'class'; readonly stop: boolean; readonly from: number; readonly to: number }
   | { readonly field: 'ttl'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly min: number; readonly max: number };
 
+/** CoreDNS `dns64`. */
+export interface Dns64Config {
+  readonly prefix: string; // IPv6 address part of the prefix
+  readonly prefixLength: number; // 32, 40, 48, 56, 64 or 96
+  readonly translateAll: boolean;
+  readonly allowIpv4: boolean; // also for clients that asked over IPv4
+}
+
 export interface PluginsConfig {
   readonly template: readonly TemplateConfig[];
   readonly hosts: HostsConfig | null;
@@ -168,4 +183,5 @@ export interface PluginsConfig {
   readonly bufsize: number | null; // cap on the EDNS UDP size of queries
   readonly loadbalance: boolean; // round_robin
   readonly whoami: boolean;
+  readonly dns64: Dns64Config | null;
 }

@@ -58,9 +58,10 @@ export function parseQueryArgs(argv: readonly string[]): Parsed {
 function readQueryArgs(argv: readonly string[]): QueryArgs {
   const flags = readFlags(
     argv,
-    { port: { type: 'string', short: 'p' }, type: { type: 'string', short: 't' }, class: { type: 'string', short: 'c' }, reverse: { type: 'string', short: 'x' }, search: { type: 'boolean' }, 'resolv-conf': { type: 'string' } },
+    { port: { type: 'string', short: 'p' }, type: { type: 'string', short: 't' }, class: { type: 'string', short: 'c' }, reverse: { type: 'string', short: 'x' }, search: { type: 'boolean' }, 'resolv-conf': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     { positionals: true },
   );
+  if (flags.bools.get('help')) throw new ArgError(QUERY_USAGE);
   const args: QueryArgs = { server: null, port: null, name: '', qtype: TYPE.A, qclass: CLASS_IN, tcp: false, short: false, ignoreTruncation: false, edns: null, timeoutMs: 3000, search: flags.bools.get('search') ?? false, resolvConf: flags.strings.get('resolv-conf') ?? '/etc/resolv.conf' };
   const words: string[] = [];
   for (const word of flags.positionals) {
@@ -217,8 +218,9 @@ function serverFor(args: QueryArgs, nameservers: readonly string[]): ServerAddre
 export async function runQuery(argv: readonly string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const parsed = parseQueryArgs(argv);
   if (!parsed.ok) {
-    err.write(`${parsed.error}\n`);
-    return 2;
+    const help = parsed.error === QUERY_USAGE && argv.some((a) => a === '--help' || a === '-h');
+    (help ? out : err).write(`${parsed.error}\n`);
+    return help ? 0 : 2;
   }
   const args = parsed.args;
   const say = (line: string) => {
