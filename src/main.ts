@@ -15,6 +15,7 @@ const USAGE = `usage:
   node-local-dns convert-corefile FILE                     print the YAML equivalent of a Corefile
   node-local-dns load --server 127.0.0.1:53 --host NAME    load generator (see: load --help)
   node-local-dns query [@IP] [-p PORT] [+tcp] NAME [TYPE]  one lookup, printed like dig (the image has no dig)
+  node-local-dns guard [node-cache flags] [-guard-* flags] fall back to kube-dns while the daemon is down (see: guard --help)
 node-cache flags: -localip -conf -basecorefile -kubednscm -upstreamsvc -setupinterface -setupiptables
   -interfacename -syncinterval -health-port -metrics-listen-address -skipteardown -pidfile -dns.port`;
 
@@ -68,7 +69,7 @@ function convertCorefile(file: string | undefined): number {
 
 async function main(argv: string[]): Promise<number | null> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    if (argv[0] !== 'load' && argv[0] !== 'query') {
+    if (argv[0] !== 'load' && argv[0] !== 'query' && argv[0] !== 'guard') {
       console.log(USAGE);
       return 0;
     }
@@ -80,6 +81,8 @@ async function main(argv: string[]): Promise<number | null> {
       return (await import('./load/run.js')).runLoad(rest);
     case 'query':
       return (await import('./cli/query.js')).runQuery(rest);
+    case 'guard':
+      return (await import('./guard/run.js')).runGuard(rest);
     case 'check-config':
       return checkConfig(rest.find((a) => !a.startsWith('-')));
     case 'convert-corefile':

@@ -18,7 +18,7 @@ export const IPTABLES_WAIT_ARGS: readonly string[] = ['-w', '5'];
 const MAX_DELETES_PER_RULE = 100;
 
 export type IpFamily = 4 | 6;
-export type IptablesTable = 'raw' | 'filter';
+export type IptablesTable = 'raw' | 'filter' | 'nat'; // nat: the guard's relay redirect (guard/node-fallback.ts)
 export type IptablesChain = 'PREROUTING' | 'INPUT' | 'OUTPUT';
 
 export interface IptablesRule {
