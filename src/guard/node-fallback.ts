@@ -24,7 +24,7 @@ import type { NodeSetupConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { SetupErrors } from '../node/setup-errors.js';
 import type { Exec } from '../node/exec.js';
-import { buildRules, ensureRules, removeRules, type IptablesOptions, type IptablesRule } from '../node/iptables.js';
+import { buildRules, deleteRulesOnce, ensureRules, removeRules, type IptablesOptions, type IptablesRule } from '../node/iptables.js';
 import { ensureInterface, removeAddresses, type InterfaceOptions } from '../node/interface.js';
 
 export const COMMENT_GUARD_RELAY = 'NodeLocal DNS Cache guard: relay to kube-dns';
@@ -89,16 +89,30 @@ export class NodeFallback {
     await ensureInterface(this.node.interfaceName, this.relayIps, this.interfaceOpts());
   }
 
-  /** Step 2 of takeOver, once the relay listens (`relaying`): divert the node's DNS from the daemon. */
+  /**
+   * Step 2 of takeOver, once the relay listens (`relaying`): divert the node's DNS from the daemon,
+   * what pods need first: the guard's DNAT rules, then the raw PREROUTING NOTRACK rules go (pods'
+   * lookups become conntracked, so the guard's and kube-proxy's DNAT apply), then the ClusterIP
+   * addresses, then the daemon's other rules, then a pass for duplicates. Each iptables command
+   * costs tens of ms, so the order decides how long pods wait.
+   */
   async divert(relaying: boolean): Promise<string[]> {
     const errors: string[] = [];
-    if (relaying && this.relayIps.length > 0) errors.push(...(await ensureRules(guardRules(this.relayIps, this.node.dnsPort, this.config.relayPort), this.iptablesOpts())).errors);
-    if (this.node.setupIptables) errors.push(...(await removeRules(this.daemonRules(), this.iptablesOpts())).errors);
+    const opts = this.iptablesOpts();
+    if (relaying && this.relayIps.length > 0) {
+      const rules = guardRules(this.relayIps, this.node.dnsPort, this.config.relayPort);
+      errors.push(...(await ensureRules(rules, opts)).errors);
+    }
+    const daemonRules = this.node.setupIptables ? this.daemonRules() : [];
+    const podsFirst = daemonRules.filter((r) => r.table === 'raw' && r.chain === 'PREROUTING');
+    errors.push(...(await deleteRulesOnce(podsFirst, opts)).errors);
     if (this.node.setupInterface && this.serviceIps.length > 0) {
       // On the daemon's link, or on lo when the kernel had no dummy link type; absent is no error.
       errors.push(...(await removeAddresses(this.node.interfaceName, this.serviceIps, this.interfaceOpts())));
       errors.push(...(await removeAddresses('lo', this.serviceIps, this.interfaceOpts())));
     }
+    errors.push(...(await deleteRulesOnce(daemonRules.filter((r) => !podsFirst.includes(r)), opts)).errors);
+    errors.push(...(await removeRules(daemonRules, opts)).errors);
     return errors;
   }
 

@@ -195,6 +195,7 @@ export class Guard {
   }
 
   private async takeOver(): Promise<void> {
+    const started = this.clock.nowMs();
     const { relayIps, serviceIps } = this.node;
     await this.node.prepareRelayAddresses();
     let relaying = false;
@@ -212,13 +213,14 @@ export class Guard {
       ...(this.node.config.node.setupIptables ? ['removed nodelocaldns rules'] : []),
       ...(serviceIps.length > 0 && this.node.config.node.setupInterface ? [`removed ${serviceIps.join(',')} from the node (kube-proxy's DNAT takes over)`] : []),
     ];
-    this.logger.warn({ errors: errors.length }, `Fell back to kube-dns: ${steps.join('; ') || 'nothing to change'}`);
+    this.logger.warn({ errors: errors.length, tookMs: Math.round(this.clock.nowMs() - started) }, `Fell back to kube-dns: ${steps.join('; ') || 'nothing to change'}`);
   }
 
   private async handBack(): Promise<void> {
+    const started = this.clock.nowMs();
     const errors = await this.node.restore();
     await this.relay?.stop();
-    this.logger.info({ errors: errors.length }, 'Handed the node back to node-local-dns: nodelocaldns rules and addresses in place, standby relay stopped');
+    this.logger.info({ errors: errors.length, tookMs: Math.round(this.clock.nowMs() - started) }, 'Handed the node back to node-local-dns: nodelocaldns rules and addresses in place, standby relay stopped');
   }
 }
 

@@ -170,6 +170,25 @@ async function removeRule(rule: IptablesRule, opts: IptablesOptions): Promise<{ 
   return { removed, error: null };
 }
 
+/**
+ * One `-D` per rule, no checks: the fast path for a takeover, where every command counts. A rule
+ * that is not there (exit 1) is no error. Follow with removeRules() to clear duplicates.
+ */
+export async function deleteRulesOnce(rules: readonly IptablesRule[], opts: IptablesOptions = {}): Promise<RemoveRulesResult> {
+  let removed = 0;
+  const errors: string[] = [];
+  for (const rule of rules) {
+    const r = await run(rule, '-D', opts);
+    if (r.ok) removed++;
+    else if (r.code !== 1) {
+      errors.push(r.error);
+      opts.logger?.error(`Failed deleting iptables rule ${formatRule(rule)}, error - ${r.error}`);
+      countIptablesError(r.error, opts.setupErrors);
+    }
+  }
+  return { ok: errors.length === 0, removed, errors };
+}
+
 /** Removes every rule including duplicates. Errors are logged, counted and returned; never throws. */
 export async function removeRules(rules: readonly IptablesRule[], opts: IptablesOptions = {}): Promise<RemoveRulesResult> {
   let removed = 0;
