@@ -92,8 +92,7 @@ export type Lookup = [sentMs: number, latencyMs: number, kind: 'glibc' | 'udp-cl
 const LOAD_SCRIPT = `
 const dgram = require('node:dgram');
 const dns = require('node:dns');
-const [durationMs, udpRate, names, wildSuffix] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4].split(','), process.argv[5]];
-const t0 = Date.now();
+const [durationMs, udpRate, names, wildSuffix, t0] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4].split(','), process.argv[5], Number(process.argv[6])];
 const out = [];
 const now = () => Date.now() - t0;
 const MAX = 200000;
@@ -161,8 +160,9 @@ export function startLoad(topo: Pick<TopologyState, 'dir'>, podNs: string, opts:
   const script = join(topo.dir, 'guard-load.cjs');
   writeFileSync(script, LOAD_SCRIPT);
   // UV_THREADPOOL_SIZE: the glibc lookups run on libuv's pool; the default 4 is enough for 4 workers.
-  const proc = spawnIn(podNs, [process.execPath, script, String(opts.durationMs), String(opts.udpRate), opts.names.join(','), opts.wildSuffix]);
+  // One time axis for the test and the load: the load measures from the test's t0 (same clock).
   const t0 = Date.now();
+  const proc = spawnIn(podNs, [process.execPath, script, String(opts.durationMs), String(opts.udpRate), opts.names.join(','), opts.wildSuffix, String(t0)]);
   const done = new Promise<Lookup[]>((resolve, reject) => {
     proc.child.on('exit', (code) => {
       const text = proc.logs();
@@ -183,7 +183,9 @@ export interface LoadSummary {
   /** Longest span from a failed lookup's send to the send of the next lookup of the same kind that succeeded. */
   longestWindowMs: number;
   /** Failed lookups sent in [fromMs, toMs). */
-  failedBetween(fromMs: number, toMs: number): number;
+  failedBetween(fromMs: number, toMs: number): Lookup[];
+  /** Lookups sent in [fromMs, toMs). */
+  sentBetween(fromMs: number, toMs: number): number;
 }
 
 export function summarize(lookups: readonly Lookup[]): LoadSummary {
@@ -209,7 +211,8 @@ export function summarize(lookups: readonly Lookup[]): LoadSummary {
     failed: lookups.filter(bad).length,
     byKind,
     longestWindowMs: longest,
-    failedBetween: (a, b) => lookups.filter((l) => bad(l) && l[0] >= a && l[0] < b).length,
+    failedBetween: (a, b) => lookups.filter((l) => bad(l) && l[0] >= a && l[0] < b),
+    sentBetween: (a, b) => lookups.filter((l) => l[0] >= a && l[0] < b).length,
   };
 }
 
