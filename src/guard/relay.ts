@@ -2,12 +2,14 @@
 // local IPs at the relay port (the guard's DNAT rules send port 53 there). It is the daemon's own
 // engine (server/, forward/) with a forward-only config: every zone to the upstream Service over
 // TCP, a small short-lived cache so a long outage does not double kube-dns's load, and the same
-// drain-before-close stop.
+// drain-before-close stop. SO_REUSEPORT where Node has it: during a surge rollout two guards may
+// relay at once.
 import { Daemon } from '../daemon.js';
 import { loadConfigText, formatIssue } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { DnsStats } from '../metrics/dns-stats.js';
+import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { isIPv6 } from 'node:net';
 
 export interface RelayOptions {
@@ -50,7 +52,7 @@ export class StandbyRelay {
   /** Binds the relay; rejects with the reason (e.g. the address is missing). Idempotent. */
   async start(): Promise<void> {
     if (this.daemon) return;
-    const daemon = new Daemon({ logger: this.logger, dnsStats: this.stats });
+    const daemon = new Daemon({ logger: this.logger, dnsStats: this.stats, reusePort: REUSE_PORT_SUPPORTED });
     await daemon.start(relayConfig(this.options));
     this.daemon = daemon;
   }

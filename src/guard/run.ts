@@ -112,6 +112,7 @@ export class Guard {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private http: HttpServerHandle | null = null;
+  private httpRetry: NodeJS.Timeout | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -138,10 +139,26 @@ export class Guard {
   async start(): Promise<void> {
     this.logger.info({ version: VERSION, node: process.version, ...this.settings, localIps: this.flags.localIps, relayUpstreams: this.relayUpstreams }, `Starting node-local-dns guard ${VERSION}`);
     await this.node.removeGuardRules();
-    this.http = await startHttpServer({ host: '0.0.0.0', port: this.settings.healthPort, routes: { health: this.health, registry: this.metrics.registry }, log: this.logger });
-    this.health.markReady();
     this.running = true;
+    await this.serveHttp();
+    this.health.markReady();
     this.loop = this.probeLoop();
+  }
+
+  /**
+   * /health and /metrics on all addresses. In a surge rollout the old pod's guard still holds the
+   * port: keep guarding and retry every second until it is free.
+   */
+  private async serveHttp(): Promise<void> {
+    try {
+      this.http = await startHttpServer({ host: '0.0.0.0', port: this.settings.healthPort, routes: { health: this.health, registry: this.metrics.registry }, log: this.logger });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      if (!this.httpRetry) this.logger.warn(`port ${this.settings.healthPort} is in use (another guard is leaving?); retrying every second`);
+      this.httpRetry = setTimeout(() => {
+        if (this.running) void this.serveHttp().catch((e: unknown) => this.logger.error({ err: e }, 'guard health listener failed'));
+      }, 1000);
+    }
   }
 
   /** Stops probing and undoes only the guard's own changes (relay, its rules); the daemon's stay as they are. */
@@ -154,6 +171,7 @@ export class Guard {
     await this.node.removeGuardRules();
     await this.relay?.stop();
     this.health.stop();
+    if (this.httpRetry) clearTimeout(this.httpRetry);
     await this.http?.close();
   }
 
