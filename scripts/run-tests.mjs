@@ -30,5 +30,13 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// Which runtime and flags ran the files: the suite runs on the machine's Node and on the image's
+// Node 24 (scripts/test-all.sh), and a failure must say which.
+const runtime = `Node ${process.version}${process.env.NODE_OPTIONS ? ` NODE_OPTIONS="${process.env.NODE_OPTIONS}"` : ''}`;
+console.log(`run-tests: ${files.length} file(s) on ${runtime} (${process.execPath})`);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=120000', ...files], { stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  const status = code ?? (signal ? 1 : 0);
+  console.log(`run-tests: ${status === 0 ? 'passed' : `FAILED (${signal ?? `exit ${code}`})`} on ${runtime}`);
+  process.exit(status);
+});

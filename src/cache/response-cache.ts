@@ -1,11 +1,18 @@
-// The cache of one server block: a success store and a denial store (lru-cache, each with its own
-// capacity) of reply templates in wire format. Lookup checks denial first, then success (CoreDNS
-// order). Entries past their TTL stay usable as stale within the serve_stale window.
+// The cache of one server block: a success store and a denial store (each with its own capacity,
+// CoreDNS semantics) of reply templates in wire format. Lookup checks denial first, then success
+// (CoreDNS order). Entries past their TTL stay usable as stale within the serve_stale window.
+//
+// Flood resistance: each store is a segmented LRU (segmented-lru.ts), so a random-subdomain flood
+// of one-shot names only churns the probation segment and the names pods use again stay cached.
+// Keys of entries that were used (hit at least once) are remembered for a while after they leave
+// (evicted or expired): such a key comes back straight into the protected segment, and
+// seenBefore() lets the forwarder give it the upstream capacity reserved for known names.
 import { LRUCache } from 'lru-cache';
 import type { CacheConfig } from '../config/types.js';
 import type { ReplyTemplate } from '../dns/reply.js';
 import type { Clock } from '../util/clock.js';
 import { CACHE_DENIAL, CACHE_SUCCESS, CacheStats } from './stats.js';
+import { SegmentedLru } from './segmented-lru.js';
 
 /**
  * One cached reply. It is its own ReplyTemplate (wire bytes and TTL offsets inline) so that an
@@ -20,6 +27,7 @@ export class CacheEntry implements ReplyTemplate {
   hits: number;
   lastHitMs: number;
   refreshing = false; // a prefetch/stale refresh is in flight
+  used = false; // hit at least once (or replaced an entry that was): its key is remembered after it leaves
 
   constructor(
     template: ReplyTemplate,
@@ -52,7 +60,9 @@ export interface Lookup {
 }
 
 export class ResponseCache {
-  private readonly stores: [LRUCache<string, CacheEntry>, LRUCache<string, CacheEntry>];
+  private readonly stores: [SegmentedLru<CacheEntry>, SegmentedLru<CacheEntry>];
+  /** Keys of used entries that left the cache, as many as the cache holds entries (keys only). */
+  private readonly recentlyUsed: LRUCache<string, true>;
   readonly stats: CacheStats;
 
   constructor(
@@ -62,13 +72,12 @@ export class ResponseCache {
     zones: string,
   ) {
     const make = (store: number, capacity: number) =>
-      new LRUCache<string, CacheEntry>({
-        max: capacity,
-        dispose: (_value, _key, reason) => {
-          if (reason === 'evict') this.stats.evictions[store]++;
-        },
+      new SegmentedLru<CacheEntry>(capacity, (key, entry) => {
+        this.stats.evictions[store]++;
+        if (entry.used) this.recentlyUsed.set(key, true);
       });
     this.stores = [make(CACHE_SUCCESS, config.success.capacity), make(CACHE_DENIAL, config.denial.capacity)];
+    this.recentlyUsed = new LRUCache<string, true>({ max: config.success.capacity + config.denial.capacity });
     this.stats = new CacheStats(servers, zones, () => [this.stores[0].size, this.stores[1].size]);
   }
 
@@ -98,24 +107,66 @@ export class ResponseCache {
     return entry && this.clock.nowMs() - entry.expiresAtMs < stale.durationMs ? entry : undefined;
   }
 
-  private find(store: LRUCache<string, CacheEntry>, key: string, now: number): Lookup | undefined {
+  /**
+   * True when `key` has an entry (fresh or stale) or had a used entry recently: a miss for it is a
+   * name pods asked for before, not a one-shot name (the forwarder reserves capacity for these).
+   */
+  seenBefore(key: string): boolean {
+    return this.stores[CACHE_DENIAL].has(key) || this.stores[CACHE_SUCCESS].has(key) || this.recentlyUsed.has(key);
+  }
+
+  private find(store: SegmentedLru<CacheEntry>, key: string, now: number): Lookup | undefined {
     const entry = store.get(key);
     if (!entry) return undefined;
     const remaining = entry.ttlSeconds - Math.floor((now - entry.storedAtMs) / 1000);
-    if (remaining > 0) return { entry, state: FRESH, ttlSeconds: remaining };
+    if (remaining > 0) {
+      entry.used = true;
+      return { entry, state: FRESH, ttlSeconds: remaining };
+    }
     const stale = this.config.serveStale;
-    if (stale && now - entry.expiresAtMs < stale.durationMs) return { entry, state: STALE, ttlSeconds: 0 };
+    if (stale && now - entry.expiresAtMs < stale.durationMs) {
+      entry.used = true;
+      // serve_stale verify (CoreDNS): ask the upstream first, as for a miss; the entry stays so
+      // that staleFallback() can still answer with it if the upstream fails.
+      return stale.mode === 'verify' ? undefined : { entry, state: STALE, ttlSeconds: 0 };
+    }
     store.delete(key);
+    if (entry.used) this.recentlyUsed.set(key, true);
     return undefined;
   }
 
+  /** Told of every entry insert() stores; with workers > 1, that is how fills reach the other workers (cluster/fill-sharing). */
+  onInsert: ((key: string, entry: CacheEntry) => void) | null = null;
+
   /** Stores a reply template. A fresh positive answer replaces a denial entry for the same key. */
   insert(key: string, template: ReplyTemplate, store: typeof CACHE_SUCCESS | typeof CACHE_DENIAL, ttlSeconds: number, carriedHits = 0): CacheEntry {
-    const now = this.clock.nowMs();
-    const entry = new CacheEntry(template, store, now, ttlSeconds, carriedHits);
-    this.stores[store].set(key, entry);
-    if (store === CACHE_SUCCESS) this.stores[CACHE_DENIAL].delete(key);
+    const entry = this.put(key, new CacheEntry(template, store, this.clock.nowMs(), ttlSeconds, carriedHits));
+    this.onInsert?.(key, entry);
     return entry;
+  }
+
+  /** Stores an entry another worker filled (at `storedAtMs` on our clock), without telling onInsert. */
+  adopt(key: string, template: ReplyTemplate, store: typeof CACHE_SUCCESS | typeof CACHE_DENIAL, ttlSeconds: number, hits: number, storedAtMs: number): CacheEntry {
+    return this.put(key, new CacheEntry(template, store, storedAtMs, ttlSeconds, hits));
+  }
+
+  /**
+   * A replaced entry passes on whether it was used; a key remembered as used enters the protected
+   * segment directly.
+   */
+  private put(key: string, entry: CacheEntry): CacheEntry {
+    const previous = this.stores[CACHE_DENIAL].peek(key) ?? this.stores[CACHE_SUCCESS].peek(key);
+    const remembered = this.recentlyUsed.delete(key);
+    entry.used = remembered || (previous?.used ?? false);
+    this.stores[entry.store].set(key, entry, entry.used);
+    if (entry.store === CACHE_SUCCESS) this.stores[CACHE_DENIAL].delete(key);
+    return entry;
+  }
+
+  /** Every entry with its key (success store first), without touching counters or recency. */
+  *entries(): Generator<[string, CacheEntry]> {
+    yield* this.stores[CACHE_SUCCESS].entries();
+    yield* this.stores[CACHE_DENIAL].entries();
   }
 
   /**
@@ -138,8 +189,14 @@ export class ResponseCache {
     return { success: this.stores[0].size, denial: this.stores[1].size };
   }
 
+  /** Entries per segment of each store (tests, flood measurements). */
+  get segments(): { success: { probation: number; protected: number }; denial: { probation: number; protected: number } } {
+    return { success: this.stores[CACHE_SUCCESS].segmentSizes, denial: this.stores[CACHE_DENIAL].segmentSizes };
+  }
+
   clear(): void {
     this.stores[0].clear();
     this.stores[1].clear();
+    this.recentlyUsed.clear();
   }
 }

@@ -6,7 +6,13 @@ import { CLASS_IN, EDNS_DO_BIT, FLAG_CD, FLAG_QR, FLAG_Z, HEADER_SIZE, MAX_NAME_
 /** Why a packet could not be used. `drop` = do not answer at all (too short, or a response). */
 export type QueryProblem = 'drop-short' | 'drop-response' | 'notimp' | 'formerr';
 
-export interface ParsedQuery {
+/** The EDNS facts an error reply needs (RFC 6891 §7: a query with an OPT gets an OPT back). */
+export interface EdnsPresence {
+  readonly hasEdns: boolean;
+  readonly dnssecOk: boolean;
+}
+
+export interface ParsedQuery extends EdnsPresence {
   readonly id: number;
   readonly opcode: number;
   readonly flags2: number; // header byte 2 (QR, opcode, AA, TC, RD)
@@ -16,21 +22,67 @@ export interface ParsedQuery {
   readonly questionEnd: number; // offset just past the question
   readonly nameEnd: number; // offset just past the qname
   readonly key: string; // cache/coalescing key: lower-cased qname wire bytes + type + class + DO/CD
-  readonly hasEdns: boolean;
   readonly udpPayload: number; // client's advertised size (512 without EDNS)
-  readonly dnssecOk: boolean;
   readonly checkingDisabled: boolean;
   readonly ednsVersion: number;
+  /**
+   * The client's OPT record (offsets into the message; -1 without one). With `plain` false, the
+   * OPT is what forwardableQuery() keeps of the additional section.
+   */
+  readonly optStart: number;
+  readonly optEnd: number;
+  /**
+   * True when the message is exactly header, question and additional records with Z clear: the
+   * normal case, forwarded as received. False when it also carries what CoreDNS accepts and
+   * ignores (Z bit, an answer or authority record, trailing bytes): see forwardableQuery().
+   */
+  readonly plain: boolean;
 }
 
-export type QueryResult = { ok: true; query: ParsedQuery } | { ok: false; problem: QueryProblem; id: number; opcode: number; questionEnd: number };
+export interface QueryRejection extends EdnsPresence {
+  readonly ok: false;
+  readonly problem: QueryProblem;
+  readonly id: number;
+  readonly opcode: number;
+  readonly questionEnd: number; // 0 when the question could not be read (or is not echoed)
+}
+
+export type QueryResult = { ok: true; query: ParsedQuery } | QueryRejection;
 
 const scratch = Buffer.allocUnsafe(MAX_NAME_WIRE_LENGTH + 8);
 
-function problem(p: QueryProblem, msg: Uint8Array, questionEnd = 0): QueryResult {
+function problem(p: QueryProblem, msg: Uint8Array, questionEnd = 0): QueryRejection {
   const id = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
   const opcode = msg.length >= 3 ? (msg[2] >> 3) & 0x0f : 0;
-  return { ok: false, problem: p, id, opcode, questionEnd };
+  const answered = p === 'notimp' || p === 'formerr';
+  const optFlags = answered ? findOptFlags(msg) : -1;
+  return { ok: false, problem: p, id, opcode, questionEnd, hasEdns: optFlags >= 0, dnssecOk: optFlags >= 0 && (optFlags & EDNS_DO_BIT) !== 0 };
+}
+
+/**
+ * Reject path only: walks whatever sections can be walked (any opcode, any counts) and returns
+ * the flags half of the first OPT's TTL field in the additional section, or -1 when there is no
+ * readable OPT. The error reply then carries an OPT too (RFC 6891 §7).
+ */
+function findOptFlags(msg: Uint8Array): number {
+  if (msg.length < HEADER_SIZE) return -1;
+  const counts = [(msg[6] << 8) | msg[7], (msg[8] << 8) | msg[9], (msg[10] << 8) | msg[11]];
+  let pos = HEADER_SIZE;
+  for (let i = (msg[4] << 8) | msg[5]; i > 0; i--) {
+    pos = skipName(msg, pos);
+    if (pos < 0 || pos + 4 > msg.length) return -1;
+    pos += 4;
+  }
+  for (let section = 0; section < 3; section++) {
+    for (let i = 0; i < counts[section]; i++) {
+      const afterName = skipName(msg, pos);
+      const next = recordEnd(msg, afterName);
+      if (next < 0) return -1;
+      if (section === 2 && ((msg[afterName] << 8) | msg[afterName + 1]) === TYPE.OPT) return (msg[afterName + 6] << 8) | msg[afterName + 7];
+      pos = next;
+    }
+  }
+  return -1;
 }
 
 /**
@@ -74,7 +126,22 @@ export function skipName(msg: Uint8Array, offset: number): number {
   return -1;
 }
 
-/** Parses a client query. */
+/**
+ * Offset just past the resource record whose owner name ends at `afterName` (skipName's result):
+ * TYPE, CLASS, TTL, RDLENGTH and RDATA must all be there. -1 when they are not (or afterName is -1).
+ */
+export function recordEnd(msg: Uint8Array, afterName: number): number {
+  if (afterName < 0 || afterName + 10 > msg.length) return -1;
+  const next = afterName + 10 + ((msg[afterName + 8] << 8) | msg[afterName + 9]);
+  return next > msg.length ? -1 : next;
+}
+
+/**
+ * Parses a client query. Accepts what CoreDNS (miekg/dns) accepts: at most one answer and one
+ * authority record (skipped, never forwarded), at most two additional records, the Z bit, and
+ * bytes after the last record (ignored). FORMERR for anything else unreadable, and for two OPTs
+ * (RFC 6891 §6.1.1).
+ */
 export function parseQuery(msg: Uint8Array): QueryResult {
   if (msg.length < HEADER_SIZE) return problem('drop-short', msg);
   const flags2 = msg[2];
@@ -83,39 +150,40 @@ export function parseQuery(msg: Uint8Array): QueryResult {
   const opcode = (flags2 >> 3) & 0x0f;
   if (opcode !== OPCODE_QUERY) return problem('notimp', msg);
   const qdcount = (msg[4] << 8) | msg[5];
-  const ancount = (msg[6] << 8) | msg[7];
-  const nscount = (msg[8] << 8) | msg[9];
+  const otherCount = ((msg[6] << 8) | msg[7]) + ((msg[8] << 8) | msg[9]);
   const arcount = (msg[10] << 8) | msg[11];
-  // Same pre-checks as miekg/dns: exactly one question, no answers or authority, at most 2 additional, Z clear.
-  if (qdcount !== 1 || ancount !== 0 || nscount !== 0 || arcount > 2 || flags3 & FLAG_Z) return problem('formerr', msg);
+  // miekg/dns DefaultMsgAcceptFunc: one question, at most 1 answer (NOTIFY's SOA), 1 authority (IXFR's SOA), 2 additional.
+  if (qdcount !== 1 || msg[6] !== 0 || msg[7] > 1 || msg[8] !== 0 || msg[9] > 1 || arcount > 2) return problem('formerr', msg);
   const nameEnd = readQname(msg, HEADER_SIZE);
   if (nameEnd < 0 || nameEnd + 4 > msg.length) return problem('formerr', msg);
   const qtype = (msg[nameEnd] << 8) | msg[nameEnd + 1];
   const qclass = (msg[nameEnd + 2] << 8) | msg[nameEnd + 3];
   const questionEnd = nameEnd + 4;
 
-  let hasEdns = false;
-  let udpPayload = 512;
-  let dnssecOk = false;
-  let ednsVersion = 0;
   let pos = questionEnd;
+  for (let i = 0; i < otherCount; i++) {
+    pos = recordEnd(msg, skipName(msg, pos));
+    if (pos < 0) return problem('formerr', msg, questionEnd);
+  }
+  let optStart = -1;
+  let optEnd = -1;
   for (let i = 0; i < arcount; i++) {
     const afterName = skipName(msg, pos);
-    if (afterName < 0 || afterName + 10 > msg.length) return problem('formerr', msg, questionEnd);
-    const type = (msg[afterName] << 8) | msg[afterName + 1];
-    const rdlength = (msg[afterName + 8] << 8) | msg[afterName + 9];
-    const next = afterName + 10 + rdlength;
-    if (next > msg.length) return problem('formerr', msg, questionEnd);
-    if (type === TYPE.OPT) {
-      if (hasEdns || msg[pos] !== 0) return problem('formerr', msg, questionEnd); // RFC 6891 6.1.1: one OPT, root owner
-      hasEdns = true;
-      udpPayload = Math.max(512, (msg[afterName + 2] << 8) | msg[afterName + 3]);
-      ednsVersion = msg[afterName + 5];
-      dnssecOk = (((msg[afterName + 6] << 8) | msg[afterName + 7]) & EDNS_DO_BIT) !== 0;
+    const next = recordEnd(msg, afterName);
+    if (next < 0) return problem('formerr', msg, questionEnd);
+    if (((msg[afterName] << 8) | msg[afterName + 1]) === TYPE.OPT) {
+      if (optStart >= 0 || afterName !== pos + 1) return problem('formerr', msg, questionEnd); // RFC 6891 §6.1.1: one OPT; §6.1.2: root owner
+      optStart = pos;
+      optEnd = next;
     }
     pos = next;
   }
-  if (pos !== msg.length) return problem('formerr', msg, questionEnd); // trailing garbage
+  const hasEdns = optStart >= 0;
+  // OPT fields (RFC 6891 §6.1.2/6.1.3): class = UDP payload size, TTL = extended rcode, version, flags.
+  const udpPayload = hasEdns ? Math.max(512, (msg[optStart + 3] << 8) | msg[optStart + 4]) : 512;
+  const ednsVersion = hasEdns ? msg[optStart + 6] : 0;
+  const dnssecOk = hasEdns && (((msg[optStart + 7] << 8) | msg[optStart + 8]) & EDNS_DO_BIT) !== 0;
+  const plain = otherCount === 0 && pos === msg.length && (flags3 & FLAG_Z) === 0;
 
   const checkingDisabled = (flags3 & FLAG_CD) !== 0;
   const nameLength = nameEnd - HEADER_SIZE;
@@ -142,8 +210,29 @@ export function parseQuery(msg: Uint8Array): QueryResult {
       dnssecOk,
       checkingDisabled,
       ednsVersion,
+      optStart,
+      optEnd,
+      plain,
     },
   };
+}
+
+/**
+ * What is forwarded for a query that is not `plain`: header with Z clear and no answer or
+ * authority records, the question, and the client's OPT; trailing bytes dropped. The answer is
+ * shared by every client asking the same question (coalescing, cache), so what goes upstream must
+ * depend on the question and the OPT only. The ID and question stay at the same offsets.
+ */
+export function forwardableQuery(msg: Uint8Array, query: ParsedQuery): Buffer {
+  const optLength = query.optStart >= 0 ? query.optEnd - query.optStart : 0;
+  const out = Buffer.allocUnsafe(query.questionEnd + optLength);
+  out.set(msg.subarray(0, query.questionEnd));
+  out[3] &= ~FLAG_Z;
+  out.fill(0, 6, 10);
+  out[10] = 0;
+  out[11] = optLength > 0 ? 1 : 0;
+  if (optLength > 0) out.set(msg.subarray(query.optStart, query.optEnd), query.questionEnd);
+  return out;
 }
 
 /** The question class must be IN for us to serve it (CoreDNS refuses other classes). */

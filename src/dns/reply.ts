@@ -2,8 +2,8 @@
 // SOA negative TTL, OPT position) and writes replies for clients: cached/forwarded replies patched
 // with the client's ID, question bytes and TTLs, truncated to the client's size, and the error
 // replies the server itself writes. Pure: bytes in, bytes out.
-import { skipName } from './query.js';
-import type { ParsedQuery } from './query.js';
+import { recordEnd, skipName } from './query.js';
+import type { EdnsPresence, ParsedQuery } from './query.js';
 import { EDNS_DO_BIT, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MAX_TCP_MESSAGE, OUR_EDNS_PAYLOAD, TYPE } from './constants.js';
 
 /** What one walk over an upstream reply found. */
@@ -16,8 +16,8 @@ export interface ReplyAnalysis {
   readonly minTtl: number; // over all RRs except OPT; 0xffffffff when there are none
   readonly soaNegativeTtl: number; // RFC 2308 §5: min(SOA TTL, SOA MINIMUM); -1 without SOA
   readonly ttlOffsets: readonly number[]; // offsets of every TTL field except OPT's (a plain array: smaller than a typed array per cache entry)
-  readonly optStart: number; // offset of the OPT RR, or -1
-  readonly optIsLast: boolean;
+  readonly optStart: number; // offset of the first OPT RR, or -1
+  readonly recordsEnd: number; // offset just past the last record (bytes after it are not part of the reply)
 }
 
 const readU16 = (m: Uint8Array, o: number): number => (m[o] << 8) | m[o + 1];
@@ -40,19 +40,16 @@ export function analyzeReply(msg: Uint8Array): ReplyAnalysis | undefined {
   let hasSoa = false;
   let hasNs = false;
   let optStart = -1;
-  let optIsLast = false;
   for (let section = 0; section < 3; section++) {
     for (let i = 0; i < counts[section]; i++) {
       const start = pos;
       const afterName = skipName(msg, pos);
-      if (afterName < 0 || afterName + 10 > msg.length) return undefined;
+      const next = recordEnd(msg, afterName);
+      if (next < 0) return undefined;
       const type = readU16(msg, afterName);
-      const rdlength = readU16(msg, afterName + 8);
-      const next = afterName + 10 + rdlength;
-      if (next > msg.length) return undefined;
+      const rdlength = next - afterName - 10;
       if (type === TYPE.OPT) {
-        optStart = start;
-        optIsLast = next === msg.length && section === 2 && i === counts[2] - 1;
+        if (optStart < 0) optStart = start;
       } else {
         const ttl = readU32(msg, afterName + 4);
         offsets.push(afterName + 4);
@@ -79,7 +76,7 @@ export function analyzeReply(msg: Uint8Array): ReplyAnalysis | undefined {
     soaNegativeTtl,
     ttlOffsets: offsets,
     optStart,
-    optIsLast,
+    recordsEnd: pos,
   };
 }
 
@@ -102,26 +99,51 @@ export function replyMatchesQuestion(reply: Uint8Array, sent: Uint8Array, sentQu
   return true;
 }
 
-/** A reply template: wire bytes without OPT, ready to be patched for any client asking the same question. */
+/**
+ * A reply template: wire bytes without OPT, ready to be patched for any client asking the same
+ * question. Every record has its TTL offset in `ttlOffsets`, in wire order, and the section
+ * counts in the header match them: renderReply finds record boundaries from these offsets alone.
+ */
 export interface ReplyTemplate {
   readonly wire: Buffer;
   readonly ttlOffsets: readonly number[];
   readonly questionEnd: number;
 }
 
-/** Removes a trailing OPT RR (ours is rebuilt per client, as CoreDNS does). */
+/**
+ * The upstream reply without its OPT (ours is rebuilt per client, as CoreDNS does) and without
+ * bytes after the last record. The wire is cut at the OPT: upstreams put it last, and whatever
+ * would follow it can only be additional data (cut rather than spliced, so that no compression
+ * pointer can end up pointing at moved bytes).
+ */
 export function toTemplate(reply: Buffer, analysis: ReplyAnalysis, questionEnd: number): ReplyTemplate {
-  if (analysis.optStart >= 0 && analysis.optIsLast) {
-    const wire = Buffer.from(reply.subarray(0, analysis.optStart));
-    const arcount = readU16(wire, 10) - 1;
-    wire[10] = arcount >> 8;
-    wire[11] = arcount & 0xff;
+  if (analysis.optStart < 0) {
+    const wire = Buffer.from(reply.subarray(0, analysis.recordsEnd));
     return { wire, ttlOffsets: analysis.ttlOffsets, questionEnd };
   }
-  return { wire: Buffer.from(reply), ttlOffsets: analysis.ttlOffsets, questionEnd };
+  const offsets = analysis.ttlOffsets;
+  let kept = 0;
+  while (kept < offsets.length && offsets[kept] < analysis.optStart) kept++;
+  const wire = Buffer.from(reply.subarray(0, analysis.optStart));
+  setSectionCounts(wire, readU16(wire, 6), readU16(wire, 8), kept);
+  return { wire, ttlOffsets: kept === offsets.length ? offsets : offsets.slice(0, kept), questionEnd };
 }
 
-const OPT_RR_SIZE = 11;
+/** Sets ANCOUNT/NSCOUNT/ARCOUNT for the first `records` records, in section order. */
+function setSectionCounts(out: Buffer, ancount: number, nscount: number, records: number): void {
+  const an = Math.min(records, ancount);
+  const ns = Math.min(records - an, nscount);
+  const ar = records - an - ns;
+  out[6] = an >> 8;
+  out[7] = an & 0xff;
+  out[8] = ns >> 8;
+  out[9] = ns & 0xff;
+  out[10] = ar >> 8;
+  out[11] = ar & 0xff;
+}
+
+/** Size of the OPT we write: root owner, fixed fields, no options. */
+export const OPT_RR_SIZE = 11;
 
 function writeOpt(out: Buffer, at: number, dnssecOk: boolean, extendedRcode = 0): void {
   out[at] = 0; // root owner
@@ -147,28 +169,47 @@ export interface RenderOptions {
 
 /**
  * Builds the reply for one client from a template: copy, client's ID and question bytes (case
- * preserved), RD/CD from the client, TTLs patched, OPT rebuilt if the client sent one, and
- * truncated with TC when larger than the client's limit.
+ * preserved), RD/CD from the client, TTLs patched, OPT rebuilt if the client sent one. Larger
+ * than the client's limit: truncated as miekg/dns Msg.Truncate does for CoreDNS, i.e. the same
+ * header flags with TC set, and as many whole records as fit (answer, then authority, then
+ * additional), the OPT always kept. Resolvers that do not retry over TCP (musl before 1.2.4) use
+ * those records, and glibc retries only when the reply does not look like a lame referral
+ * (no answer, AA and RA clear): header + question alone would fail for them.
  */
 export function renderReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: ParsedQuery, opts: RenderOptions): Buffer {
-  const addOpt = query.hasEdns;
-  const size = tpl.wire.length + (addOpt ? OPT_RR_SIZE : 0);
-  if (size > opts.limit) return truncatedReply(tpl, clientMsg, query);
-  const out = Buffer.allocUnsafe(size);
-  tpl.wire.copy(out, 0);
+  const optSize = query.hasEdns ? OPT_RR_SIZE : 0;
+  const wire = tpl.wire;
+  const offsets = tpl.ttlOffsets;
+  let end = wire.length;
+  let records = offsets.length; // records copied
+  const truncated = end + optSize > opts.limit;
+  if (truncated) {
+    // Record boundaries from the TTL offsets: a record ends 6 bytes (TTL, RDLENGTH) plus its RDLENGTH after its TTL.
+    const budget = opts.limit - optSize;
+    end = tpl.questionEnd;
+    records = 0;
+    while (records < offsets.length) {
+      const o = offsets[records];
+      const next = o + 6 + readU16(wire, o + 4);
+      if (next > budget) break;
+      end = next;
+      records++;
+    }
+  }
+  const out = Buffer.allocUnsafe(end + optSize);
+  wire.copy(out, 0, 0, end);
   out[0] = clientMsg[0];
   out[1] = clientMsg[1];
   // The client's question bytes (its 0x20 case) replace the stored ones; same length by key equality.
   for (let i = HEADER_SIZE; i < query.questionEnd; i++) out[i] = clientMsg[i];
-  out[2] = (out[2] & ~FLAG_RD) | (query.flags2 & FLAG_RD) | (opts.authoritative ? FLAG_AA : 0);
+  out[2] = (out[2] & ~FLAG_RD) | (query.flags2 & FLAG_RD) | (opts.authoritative ? FLAG_AA : 0) | (truncated ? FLAG_TC : 0);
   // AD only for clients that asked for DNSSEC data (RFC 6840 §5.8), CD echoed.
   let f3 = (out[3] & ~FLAG_CD) | (query.flags3 & FLAG_CD);
   if (!query.dnssecOk && !(query.flags3 & FLAG_AD)) f3 &= ~FLAG_AD;
   out[3] = f3;
   if (opts.ttl >= 0) {
-    const offsets = tpl.ttlOffsets;
     const t = opts.ttl >>> 0;
-    for (let i = 0; i < offsets.length; i++) {
+    for (let i = 0; i < records; i++) {
       const o = offsets[i];
       out[o] = t >>> 24;
       out[o + 1] = (t >>> 16) & 0xff;
@@ -176,36 +217,30 @@ export function renderReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: Pa
       out[o + 3] = t & 0xff;
     }
   }
-  if (addOpt) {
-    writeOpt(out, tpl.wire.length, query.dnssecOk);
-    const arcount = readU16(out, 10) + 1;
-    out[10] = arcount >> 8;
-    out[11] = arcount & 0xff;
-  }
-  return out;
-}
-
-/** Header + question (+ OPT) with TC set: the client retries over TCP (RFC 7766 §5). */
-function truncatedReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: ParsedQuery): Buffer {
-  const qEnd = query.questionEnd;
-  const out = Buffer.allocUnsafe(qEnd + (query.hasEdns ? OPT_RR_SIZE : 0));
-  Buffer.from(clientMsg.buffer, clientMsg.byteOffset, qEnd).copy(out, 0);
-  out[2] = FLAG_QR | (query.flags2 & 0x79) | FLAG_TC; // opcode + RD from the client
-  out[3] = (tpl.wire[3] & (FLAG_RA | 0x0f)) | (query.flags3 & FLAG_CD);
-  out.writeUInt16BE(1, 4);
-  out.writeUInt32BE(0, 6);
-  out.writeUInt16BE(query.hasEdns ? 1 : 0, 10);
-  if (query.hasEdns) writeOpt(out, qEnd, query.dnssecOk);
+  if (truncated) setSectionCounts(out, readU16(wire, 6), readU16(wire, 8), records);
+  if (optSize > 0) writeClientOpt(out, end, query);
   return out;
 }
 
 /**
- * An error reply the server writes itself (FORMERR, SERVFAIL, REFUSED, NOTIMP): the client's
- * header and question (when it could be read), RA set, no records, OPT if the client sent one.
+ * Writes our OPT at `at` (the end of `out`, which has OPT_RR_SIZE bytes left) and counts it in
+ * ARCOUNT. For replies built elsewhere (e.g. CH id.server) to a query that carried an OPT.
  */
-export function errorReply(clientMsg: Uint8Array, rcode: number, questionEnd: number, query?: ParsedQuery): Buffer {
+export function writeClientOpt(out: Buffer, at: number, edns: EdnsPresence, extendedRcode = 0): void {
+  writeOpt(out, at, edns.dnssecOk, extendedRcode);
+  const arcount = readU16(out, 10) + 1;
+  out[10] = arcount >> 8;
+  out[11] = arcount & 0xff;
+}
+
+/**
+ * An error reply the server writes itself (FORMERR, SERVFAIL, REFUSED, NOTIMP, BADVERS): the
+ * client's header and question (when it could be read), RA set, no records, and an OPT when the
+ * client sent one (RFC 6891 §7; `edns` is the parsed query, or what a rejected one carried).
+ */
+export function errorReply(clientMsg: Uint8Array, rcode: number, questionEnd: number, edns?: EdnsPresence): Buffer {
   const qEnd = questionEnd >= HEADER_SIZE && questionEnd <= clientMsg.length ? questionEnd : HEADER_SIZE;
-  const withOpt = query?.hasEdns === true;
+  const withOpt = edns?.hasEdns === true;
   const out = Buffer.alloc(qEnd + (withOpt ? OPT_RR_SIZE : 0));
   if (clientMsg.length >= HEADER_SIZE) Buffer.from(clientMsg.buffer, clientMsg.byteOffset, qEnd).copy(out, 0);
   else Buffer.from(clientMsg.buffer, clientMsg.byteOffset, Math.min(2, clientMsg.length)).copy(out, 0);
@@ -213,8 +248,8 @@ export function errorReply(clientMsg: Uint8Array, rcode: number, questionEnd: nu
   out[3] = FLAG_RA | (out[3] & FLAG_CD) | (rcode & 0x0f);
   out.writeUInt16BE(qEnd > HEADER_SIZE ? 1 : 0, 4);
   out.writeUInt32BE(0, 6);
-  out.writeUInt16BE(withOpt ? 1 : 0, 10);
-  if (withOpt) writeOpt(out, qEnd, query!.dnssecOk, rcode >> 4);
+  out.writeUInt16BE(0, 10);
+  if (withOpt) writeClientOpt(out, qEnd, edns, rcode >> 4);
   return out;
 }
 

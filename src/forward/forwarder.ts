@@ -1,15 +1,17 @@
 // Forwards a query to the upstreams of one server block: transport choice (force_tcp, prefer_udp,
 // or the client's, with a TCP retry on TC), policy order, skipping upstreams that are down,
-// per-attempt timeout within a whole-query deadline, and the max_concurrent limit.
+// per-attempt timeout within a whole-query deadline, and the max_concurrent limit (with a share
+// reserved for names seen before: concurrency.ts).
 // Returns the upstream's reply bytes (ID as we sent it) or a failure value; never throws.
 import type { ForwardConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 import { FLAG_TC } from '../dns/constants.js';
 import { analyzeReply, type ReplyAnalysis } from '../dns/reply.js';
-import { Upstream } from './upstream.js';
+import { Upstream, type UpstreamSeams } from './upstream.js';
 import { UpstreamPolicy } from './policy.js';
 import { ForwardStats } from './stats.js';
 import { UpstreamError } from './errors.js';
+import { ConcurrencyLimit } from './concurrency.js';
 
 export type ForwardResult =
   | { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis; readonly upstream: string }
@@ -22,33 +24,38 @@ export class Forwarder {
   readonly upstreams: readonly Upstream[];
   readonly stats: ForwardStats;
   private readonly policy: UpstreamPolicy<Upstream>;
-  private inflight = 0;
+  private readonly limit: ConcurrencyLimit;
 
   constructor(
     readonly config: ForwardConfig,
     private readonly clock: Clock,
     udpBufferBytes: number,
+    seams: UpstreamSeams = {},
   ) {
-    this.upstreams = config.to.map((addr) => new Upstream(addr, config, clock, udpBufferBytes));
+    this.upstreams = config.to.map((addr) => new Upstream(addr, config, clock, udpBufferBytes, seams));
     this.stats = new ForwardStats(this.upstreams.map((u) => u.stats));
     this.policy = new UpstreamPolicy(config.policy, this.upstreams);
+    this.limit = new ConcurrencyLimit(config.maxConcurrent);
   }
 
   get inFlight(): number {
-    return this.inflight;
+    return this.limit.inFlight;
   }
 
-  /** Sends `query` (the client's bytes; the ID is replaced per attempt). */
-  async forward(query: Buffer, questionEnd: number, clientUsedTcp: boolean): Promise<ForwardResult> {
-    if (this.config.maxConcurrent > 0 && this.inflight >= this.config.maxConcurrent) {
+  /**
+   * Sends `query` (the client's bytes; the ID is replaced per attempt). `seenBefore`: the name was
+   * asked before (cached, stale or recently used), so it may use the reserved share of maxConcurrent.
+   */
+  async forward(query: Buffer, questionEnd: number, clientUsedTcp: boolean, seenBefore = false): Promise<ForwardResult> {
+    if (!this.limit.tryAcquire(seenBefore)) {
       this.stats.maxConcurrentRejects++;
-      return { ok: false, reason: 'max-concurrent', detail: `more than ${this.config.maxConcurrent} queries in flight` };
+      const limit = this.limit.limitFor(seenBefore);
+      return { ok: false, reason: 'max-concurrent', detail: `${limit} queries in flight${seenBefore ? '' : ' for names not seen before'}` };
     }
-    this.inflight++;
     try {
       return await this.tryUpstreams(query, questionEnd, clientUsedTcp);
     } finally {
-      this.inflight--;
+      this.limit.release();
     }
   }
 

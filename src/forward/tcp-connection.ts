@@ -8,10 +8,20 @@ import { UpstreamError } from './errors.js';
 import type { UpstreamAddress } from '../config/types.js';
 import type { PendingQuery } from './pending.js';
 import { BatchedWriter } from '../util/batched-writer.js';
+import { systemTimers, type Timers } from '../util/clock.js';
 
 type Pending = PendingQuery;
 
-export class TcpConnection {
+/** What the pool needs of one connection (TcpConnection; tests substitute their own). */
+export interface PooledConnection {
+  readonly inflight: number; // sent and unanswered, plus waiting for the connection to open
+  readonly closed: boolean; // closed or retired: takes no new queries
+  readonly lastUsedMs: number;
+  exchange(query: Buffer, questionEnd: number, timeoutMs: number, nowMs: number): Promise<Buffer>;
+  destroy(): void;
+}
+
+export class TcpConnection implements PooledConnection {
   private readonly socket: Socket;
   private readonly writer: BatchedWriter;
   private readonly reader = new FrameReader();
@@ -28,22 +38,23 @@ export class TcpConnection {
     connectTimeoutMs: number,
     nowMs: number,
     private readonly onClose: (conn: TcpConnection) => void,
+    private readonly timers: Timers = systemTimers,
   ) {
     this.lastUsedMs = nowMs;
     this.socket = new Socket();
     this.writer = new BatchedWriter(this.socket);
     this.socket.setNoDelay(true);
     this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = timers.schedule(() => {
         reject(new UpstreamError('connect', addr.label, 'connect timeout'));
         this.destroy(new UpstreamError('connect', addr.label, 'connect timeout'));
       }, connectTimeoutMs);
       this.socket.once('connect', () => {
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       });
       this.socket.once('error', (err) => {
-        clearTimeout(timer);
+        timer.cancel();
         reject(new UpstreamError('connect', addr.label, err.message));
       });
     });
@@ -82,7 +93,7 @@ export class TcpConnection {
     sent[3] = id & 0xff;
     const repliesAtSend = this.replies;
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.timers.schedule(() => {
         this.pending.delete(id);
         reject(new UpstreamError('timeout', this.addr.label, `no reply in ${timeoutMs} ms`));
         // Not one reply on this connection for a whole attempt: it is stalled (a black hole, a dead
@@ -107,7 +118,7 @@ export class TcpConnection {
       return;
     }
     this.pending.delete(id);
-    clearTimeout(p.timer);
+    p.timer.cancel();
     this.replies++;
     p.resolve(msg);
     if (this.retired && this.pending.size === 0) this.destroy(new UpstreamError('closed', this.addr.label, 'stalled connection retired'));
@@ -118,7 +129,7 @@ export class TcpConnection {
     if (this.closedWith) return;
     this.closedWith = reason;
     for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
+      p.timer.cancel();
       p.reject(reason);
     }
     this.pending.clear();

@@ -6,6 +6,7 @@ import { replyMatchesQuestion, withId } from '../dns/reply.js';
 import { freshId } from './ids.js';
 import { UpstreamError } from './errors.js';
 import type { PendingQuery } from './pending.js';
+import { systemTimers, type Timers } from '../util/clock.js';
 
 type Pending = PendingQuery;
 
@@ -18,6 +19,7 @@ export class UdpTransport {
   constructor(
     private readonly addr: UpstreamAddress,
     private readonly bufferBytes: number,
+    private readonly timers: Timers = systemTimers,
   ) {}
 
   private open(): Promise<Socket> {
@@ -48,7 +50,7 @@ export class UdpTransport {
     if (id === undefined) throw new UpstreamError('busy', this.addr.label);
     const sent = withId(query, id);
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.timers.schedule(() => {
         this.pending.delete(id);
         reject(new UpstreamError('timeout', this.addr.label, `no reply in ${timeoutMs} ms`));
       }, timeoutMs);
@@ -58,7 +60,7 @@ export class UdpTransport {
         const p = this.pending.get(id);
         if (!p) return;
         this.pending.delete(id);
-        clearTimeout(p.timer);
+        p.timer.cancel();
         p.reject(new UpstreamError('closed', this.addr.label, err.message));
       });
     });
@@ -76,13 +78,13 @@ export class UdpTransport {
       return;
     }
     this.pending.delete(id);
-    clearTimeout(p.timer);
+    p.timer.cancel();
     p.resolve(msg);
   }
 
   private failAll(err: UpstreamError): void {
     for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
+      p.timer.cancel();
       p.reject(err);
     }
     this.pending.clear();

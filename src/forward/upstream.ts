@@ -3,10 +3,10 @@
 // reply (CoreDNS forward semantics); each failed probe counts, and more than maxFails consecutive
 // failures mark the upstream down, so queries skip it until a probe succeeds.
 import type { ForwardConfig, UpstreamAddress } from '../config/types.js';
-import type { Clock } from '../util/clock.js';
+import { systemTimers, type Clock, type Timer, type Timers } from '../util/clock.js';
 import { buildQuery } from '../dns/reply.js';
 import { TYPE, HEADER_SIZE } from '../dns/constants.js';
-import { TcpPool } from './tcp-pool.js';
+import { TcpPool, type ConnectionFactory } from './tcp-pool.js';
 import { UdpTransport } from './udp-transport.js';
 import { UpstreamStats } from './stats.js';
 import { UpstreamError } from './errors.js';
@@ -15,12 +15,19 @@ const PROBE_TIMEOUT_MS = 1000;
 const ROOT_NS_PROBE = buildQuery('.', TYPE.NS, 0);
 const ROOT_NS_QUESTION_END = HEADER_SIZE + 1 + 4;
 
+/** Test seams: timers (a ManualClock) and the TCP connection factory. */
+export interface UpstreamSeams {
+  readonly timers?: Timers;
+  readonly connect?: ConnectionFactory;
+}
+
 export class Upstream {
   readonly stats: UpstreamStats;
   private readonly tcp: TcpPool;
   private readonly udp: UdpTransport;
+  private readonly timers: Timers;
   private fails = 0;
-  private probing: NodeJS.Timeout | null = null;
+  private probing: Timer | null = null;
   private closed = false;
 
   constructor(
@@ -28,10 +35,12 @@ export class Upstream {
     private readonly config: ForwardConfig,
     private readonly clock: Clock,
     udpBufferBytes: number,
+    seams: UpstreamSeams = {},
   ) {
+    this.timers = seams.timers ?? systemTimers;
     this.stats = new UpstreamStats(addr.label);
-    this.tcp = new TcpPool(addr, config.maxConnectionsPerUpstream, config.expireMs, clock, this.stats);
-    this.udp = new UdpTransport(addr, udpBufferBytes);
+    this.tcp = new TcpPool(addr, { maxConnections: config.maxConnectionsPerUpstream, expireMs: config.expireMs, clock, stats: this.stats, timers: this.timers, connect: seams.connect });
+    this.udp = new UdpTransport(addr, udpBufferBytes, this.timers);
   }
 
   /** Down when health checks are on and more than maxFails probes failed in a row. */
@@ -55,8 +64,7 @@ export class Upstream {
   }
 
   private scheduleProbe(delayMs: number): void {
-    this.probing = setTimeout(() => void this.probe(), delayMs);
-    this.probing.unref();
+    this.probing = this.timers.schedule(() => void this.probe(), delayMs, { unref: true });
   }
 
   private async probe(): Promise<void> {
@@ -75,7 +83,7 @@ export class Upstream {
 
   close(): void {
     this.closed = true;
-    if (this.probing) clearTimeout(this.probing);
+    this.probing?.cancel();
     this.probing = null;
     this.tcp.close();
     this.udp.close();

@@ -1,20 +1,22 @@
 // Per-query counters for the coredns_dns_* metrics, kept in typed arrays so the hot path only
 // increments numbers; metrics/registry.ts turns them into Prometheus series at scrape time.
 // Buckets and label values follow CoreDNS 1.13 (plugin/metrics/vars).
+import { RCODE_NAMES, parseType } from '../dns/qtypes.js';
+import { DURATION_BUCKETS, HistogramCounts, RCODE_SLOTS } from '../util/histogram.js';
+
+export { DURATION_BUCKETS, HistogramCounts, RCODE_SLOTS };
 
 /** CoreDNS's fixed list for the `type` label; anything else is "other". */
 export const QTYPE_LABELS = ['A', 'AAAA', 'CNAME', 'DNSKEY', 'DS', 'MX', 'NSEC3', 'NSEC', 'NS', 'PTR', 'RRSIG', 'SOA', 'SRV', 'TXT', 'HTTPS', 'IXFR', 'AXFR', 'ANY', 'other'] as const;
-const QTYPE_CODES: Record<string, number> = { A: 1, AAAA: 28, CNAME: 5, DNSKEY: 48, DS: 43, MX: 15, NSEC3: 50, NSEC: 47, NS: 2, PTR: 12, RRSIG: 46, SOA: 6, SRV: 33, TXT: 16, HTTPS: 65, IXFR: 251, AXFR: 252, ANY: 255 };
 const OTHER_TYPE = QTYPE_LABELS.length - 1;
 const TYPE_INDEX = new Uint8Array(65536).fill(OTHER_TYPE);
 QTYPE_LABELS.forEach((label, i) => {
-  if (label !== 'other') TYPE_INDEX[QTYPE_CODES[label]] = i;
+  if (label !== 'other') TYPE_INDEX[parseType(label)!] = i;
 });
 export const qtypeIndex = (qtype: number): number => TYPE_INDEX[qtype & 0xffff];
 
 /** RCODE names as miekg/dns prints them (index = rcode value). */
-export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE', '11', '12', '13', '14', '15', 'BADSIG', 'BADKEY', 'BADTIME', 'BADMODE', 'BADNAME', 'BADALG', 'BADTRUNC', 'BADCOOKIE'];
-export const RCODE_SLOTS = 24;
+export const RCODE_LABELS = RCODE_NAMES;
 
 /** Who wrote the reply: "cache" for everything the cache+forward chain answered, "" for server-written errors. */
 export const PLUGIN_LABELS = ['cache', ''] as const;
@@ -26,30 +28,7 @@ export const PROTO_UDP = 0;
 export const PROTO_TCP = 1;
 export const FAMILY_LABELS = ['1', '2'] as const; // CoreDNS: 1 = IPv4, 2 = IPv6
 
-// plugin.TimeBuckets: 0.00025 doubling, 16 buckets.
-export const DURATION_BUCKETS = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i);
 export const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16000, 32000, 48000, 64000];
-
-/** A classic histogram: per-bucket (non-cumulative) counts plus +Inf slot, and the sum. */
-export class HistogramCounts {
-  readonly counts: Float64Array;
-  sum = 0;
-  constructor(readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length + 1);
-  }
-  observe(value: number): void {
-    const b = this.bounds;
-    let i = 0;
-    while (i < b.length && value > b[i]) i++;
-    this.counts[i]++;
-    this.sum += value;
-  }
-  get count(): number {
-    let n = 0;
-    for (let i = 0; i < this.counts.length; i++) n += this.counts[i];
-    return n;
-  }
-}
 
 /** Counters for one (server, zone) pair: `server` = dns://IP:port, `zone` = "cluster.local." or "dropped". */
 export class ZoneStats {
@@ -82,7 +61,9 @@ export class DnsStats {
   private readonly byKey = new Map<string, ZoneStats>();
   panics = 0;
   /** Packets we could not use, by reason (not in CoreDNS's metrics, which never sees them). */
-  readonly malformed = { short: 0, response: 0, formerr: 0, notimp: 0, tcpFrame: 0, badvers: 0 };
+  readonly malformed = { short: 0, response: 0, formerr: 0, notimp: 0, tcpFrame: 0, badvers: 0, sourcePort: 0 };
+  /** Listener events that are not about one query: UDP replies the socket refused, TCP connections we closed. */
+  readonly listener = { udpSendErrors: 0, tcpReadTimeouts: 0, tcpWriteTimeouts: 0, tcpEvicted: 0 };
 
   zone(server: string, zone: string): ZoneStats {
     const key = `${server}|${zone}`;

@@ -33,6 +33,8 @@ export interface MetricsSources {
   readonly setupErrors: SetupErrors;
   reloadFailed(): number;
   pluginsEnabled(): Iterable<{ server: string; zone: string; name: string }>;
+  /** Corefile directives of the current config accepted but not applied (src/plugins). */
+  ignoredDirectives?(): Iterable<{ plugin: string }>;
   readonly version: string; // coredns_build_info{version}
   readonly revision?: string; // coredns_build_info{revision}; '' when unknown
   readonly health?: HealthStats; // fed by HealthState's self-check; created when absent
@@ -141,6 +143,7 @@ function coreFamilies(s: MetricsSources, health: HealthStats): ScrapeFamily[] {
   return [
     family('coredns_build_info', "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.", 'gauge', () => [{ labels: build, value: 1 }]),
     family('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => pluginSamples(s)),
+    family('nodelocaldns_config_ignored_directives', 'Corefile directives (or options) of the current config that are accepted but not applied, by plugin.', 'gauge', () => ignoredSamples(s)),
     family('coredns_reload_failed_total', 'Counter of the number of failed reload attempts.', 'counter', () => single(s.reloadFailed())),
     family('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => single(s.dns.panics)),
     family('coredns_health_request_duration_seconds', 'Histogram of the time (in seconds) each request took.', 'histogram', () => {
@@ -153,6 +156,12 @@ function coreFamilies(s: MetricsSources, health: HealthStats): ScrapeFamily[] {
       SETUP_ERROR_TYPES.map((errortype) => ({ labels: { errortype }, value: s.setupErrors.counts[errortype] })),
     ),
   ];
+}
+
+function ignoredSamples(s: MetricsSources): Sample[] {
+  const counts = new Map<string, number>();
+  for (const d of s.ignoredDirectives?.() ?? []) counts.set(d.plugin, (counts.get(d.plugin) ?? 0) + 1);
+  return [...counts].map(([plugin, value]) => ({ labels: { plugin }, value }));
 }
 
 function pluginSamples(s: MetricsSources): Sample[] {
@@ -340,8 +349,8 @@ const cacheSpec: CarrySpec<CacheStats> = {
 
 function cacheFamilies(s: MetricsSources): ScrapeFamily[] {
   const carry = new ReloadCarry(cacheSpec);
-  const counter = (name: string, help: string, slot: number) =>
-    family(name, help, 'counter', () => cacheCounter(carry.totals(s.caches()), slot));
+  const counter = (name: string, help: string, slot: number, withZeros = false) =>
+    family(name, help, 'counter', () => cacheCounter(carry.totals(s.caches()), slot, withZeros));
   const byType = (name: string, help: string, slot: number) =>
     family(name, help, 'counter', () => cacheTypeCounter(carry.totals(s.caches()), slot));
   const entries = new CacheEntries();
@@ -350,7 +359,10 @@ function cacheFamilies(s: MetricsSources): ScrapeFamily[] {
     counter('coredns_cache_requests_total', 'The count of cache requests.', C_REQUESTS),
     byType('coredns_cache_hits_total', 'The count of cache hits.', C_HITS),
     counter('coredns_cache_misses_total', 'The count of cache misses. Deprecated, derive misses from cache hits/requests counters.', C_MISSES),
-    counter('coredns_cache_drops_total', 'The number responses that are not cached, because the reply is malformed.', C_DROPS),
+    // A reply whose question does not match ours is never accepted (forward/ waits for the right
+    // one), so nothing reaches the cache to be dropped: written at 0 with each cache so that the
+    // panels and alerts on it read 0 rather than "no data".
+    counter('coredns_cache_drops_total', 'The number responses that are not cached, because the reply is malformed.', C_DROPS, true),
     counter('coredns_cache_served_stale_total', 'The number of requests served from stale cache entries.', C_STALE),
     counter('coredns_cache_prefetch_total', 'The number of times the cache has prefetched a cached item.', C_PREFETCH),
     byType('coredns_cache_evictions_total', 'The count of cache evictions.', C_EVICTIONS),
@@ -359,9 +371,9 @@ function cacheFamilies(s: MetricsSources): ScrapeFamily[] {
 
 type Totals = Array<{ labels: Labels; values: Float64Array }>;
 
-function cacheCounter(totals: Totals, slot: number): Sample[] {
+function cacheCounter(totals: Totals, slot: number, withZeros: boolean): Sample[] {
   return totals
-    .filter((t) => t.values[slot] > 0)
+    .filter((t) => withZeros || t.values[slot] > 0)
     .map((t) => ({ labels: { server: t.labels.server, view: '', zones: t.labels.zones }, value: t.values[slot] }));
 }
 
@@ -414,6 +426,13 @@ const MALFORMED_REASONS: [keyof DnsStats['malformed'], string][] = [
   ['notimp', 'notimp'],
   ['tcpFrame', 'tcp_frame'],
   ['badvers', 'badvers'],
+  ['sourcePort', 'source_port'],
+];
+
+const TCP_CLOSE_REASONS: [keyof DnsStats['listener'], string][] = [
+  ['tcpReadTimeouts', 'read_timeout'],
+  ['tcpWriteTimeouts', 'write_timeout'],
+  ['tcpEvicted', 'evicted'],
 ];
 
 /** Kernel UDP counters of this network namespace (/proc/net/snmp): drops show up here, not in any socket API. */
@@ -439,6 +458,10 @@ function nodeLocalFamilies(dns: DnsStats): ScrapeFamily[] {
     family('nodelocaldns_malformed_queries_total', 'Packets that could not be served as queries, by reason (dropped, or answered FORMERR/NOTIMP/BADVERS).', 'counter', () =>
       MALFORMED_REASONS.map(([key, reason]) => ({ labels: { reason }, value: dns.malformed[key] })),
     ),
+    family('nodelocaldns_udp_send_errors_total', 'UDP replies the socket could not send (an error thrown or reported by the send).', 'counter', () => [{ labels: {}, value: dns.listener.udpSendErrors }]),
+    family('nodelocaldns_tcp_connections_closed_total', 'TCP connections the server closed, by reason (read_timeout, write_timeout, evicted at the connection cap).', 'counter', () =>
+      TCP_CLOSE_REASONS.map(([key, reason]) => ({ labels: { reason }, value: dns.listener[key] })),
+    ),
     family('nodelocaldns_udp_receive_buffer_errors_total', 'UDP datagrams the kernel dropped for a full receive buffer in this network namespace (/proc/net/snmp RcvbufErrors).', 'counter', () => {
       const snmp = readUdpSnmp();
       return snmp ? [{ labels: {}, value: snmp.rcvbufErrors }] : [];
@@ -447,7 +470,7 @@ function nodeLocalFamilies(dns: DnsStats): ScrapeFamily[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// coredns_proxy_* (per upstream) and coredns_forward_* (process-wide)
+// coredns_proxy_* (per upstream), coredns_forward_* (process-wide) and the pre-1.11 per-upstream coredns_forward_*
 
 // Flattened UpstreamStats: conn hits, conn misses, health failures, then per rcode the bucket counts (+Inf included) and the sum.
 const U_CONN_HITS = 0, U_CONN_MISSES = 1, U_HC_FAILURES = 2, U_HIST = 3;
@@ -479,19 +502,61 @@ function forwardFamilies(s: MetricsSources): ScrapeFamily[] {
   const forwarders = new ReloadCarry(forwarderSpec);
   const perUpstream = (): Totals => upstreams.totals(allUpstreams(s.forwarders()));
   const global = (slot: number) => (): Sample[] => single(forwarders.totals(s.forwarders())[0]?.values[slot] ?? 0);
+  const proxy = { proxy_name: 'forward' };
   return [
-    family('coredns_proxy_request_duration_seconds', 'Histogram of the time each request took.', 'histogram', () => proxyDurationSamples(perUpstream())),
+    family('coredns_proxy_request_duration_seconds', 'Histogram of the time each request took.', 'histogram', () =>
+      durationSamples(perUpstream(), 'coredns_proxy_request_duration_seconds', proxy),
+    ),
     family('coredns_proxy_healthcheck_failures_total', 'Counter of the number of failed healthchecks.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_HC_FAILURES, false),
+      upstreamCounter(perUpstream(), U_HC_FAILURES, proxy),
     ),
     family('coredns_proxy_conn_cache_hits_total', 'Counter of connection cache hits per upstream and protocol.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_CONN_HITS, true),
+      upstreamCounter(perUpstream(), U_CONN_HITS, { proto: 'tcp', ...proxy }),
     ),
     family('coredns_proxy_conn_cache_misses_total', 'Counter of connection cache misses per upstream and protocol.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_CONN_MISSES, true),
+      upstreamCounter(perUpstream(), U_CONN_MISSES, { proto: 'tcp', ...proxy }),
     ),
     family('coredns_forward_healthcheck_broken_total', 'Counter of the number of complete failures of the healthchecks.', 'counter', global(1)),
     family('coredns_forward_max_concurrent_rejects_total', 'Counter of the number of queries rejected because the concurrent queries were at maximum.', 'counter', global(0)),
+    ...legacyForwardFamilies(perUpstream),
+  ];
+}
+
+/**
+ * The per-upstream names of CoreDNS 1.8-1.10 (node-cache 1.22-era dashboards and the coredns-mixin
+ * alerts still query them), from the same counters as coredns_proxy_*. In those versions requests,
+ * responses and the duration were all counted when a reply arrived (forward/connect.go), so
+ * requests_total is the sum of responses_total over rcode.
+ */
+function legacyForwardFamilies(perUpstream: () => Totals): ScrapeFamily[] {
+  return [
+    family('coredns_forward_requests_total', 'Counter of requests made per upstream.', 'counter', () =>
+      perUpstream()
+        .map((t) => ({ labels: { to: t.labels.to }, value: repliesOf(t) }))
+        .filter((sample) => sample.value > 0),
+    ),
+    family('coredns_forward_responses_total', 'Counter of responses received per upstream.', 'counter', () => {
+      const out: Sample[] = [];
+      for (const t of perUpstream()) {
+        for (let rcode = 0; rcode < RCODE_SLOTS; rcode++) {
+          const value = repliesOf(t, rcode);
+          if (value > 0) out.push({ labels: { rcode: RCODE_LABELS[rcode], to: t.labels.to }, value });
+        }
+      }
+      return out;
+    }),
+    family('coredns_forward_request_duration_seconds', 'Histogram of the time each request took.', 'histogram', () =>
+      durationSamples(perUpstream(), 'coredns_forward_request_duration_seconds', {}),
+    ),
+    family('coredns_forward_healthcheck_failures_total', 'Counter of the number of failed healthchecks.', 'counter', () =>
+      upstreamCounter(perUpstream(), U_HC_FAILURES, {}),
+    ),
+    family('coredns_forward_conn_cache_hits_total', 'Counter of connection cache hits per upstream and protocol.', 'counter', () =>
+      upstreamCounter(perUpstream(), U_CONN_HITS, { proto: 'tcp' }),
+    ),
+    family('coredns_forward_conn_cache_misses_total', 'Counter of connection cache misses per upstream and protocol.', 'counter', () =>
+      upstreamCounter(perUpstream(), U_CONN_MISSES, { proto: 'tcp' }),
+    ),
   ];
 }
 
@@ -499,25 +564,30 @@ function* allUpstreams(forwarders: Iterable<ForwardStats>): Iterable<UpstreamSta
   for (const f of forwarders) yield* f.upstreams;
 }
 
-/** Connection-cache counters carry proto="tcp": only the pooled TCP transport dials and reuses connections. */
-function upstreamCounter(totals: Totals, slot: number, withProto: boolean): Sample[] {
-  return totals
-    .filter((t) => t.values[slot] > 0)
-    .map((t): Sample => {
-      const labels: Labels = withProto ? { proto: 'tcp', proxy_name: 'forward', to: t.labels.to } : { proxy_name: 'forward', to: t.labels.to };
-      return { labels, value: t.values[slot] };
-    });
+/** Replies received from one upstream, of one rcode or all. */
+function repliesOf(t: Totals[number], rcode?: number): number {
+  let n = 0;
+  for (let r = rcode ?? 0; r <= (rcode ?? RCODE_SLOTS - 1); r++) {
+    const at = U_HIST + r * HIST_WIDTH;
+    for (let i = at; i < at + HIST_WIDTH - 1; i++) n += t.values[i];
+  }
+  return n;
 }
 
-function proxyDurationSamples(totals: Totals): Sample[] {
+/** Connection-cache counters carry proto="tcp": only the pooled TCP transport dials and reuses connections. */
+function upstreamCounter(totals: Totals, slot: number, extra: Labels): Sample[] {
+  return totals.filter((t) => t.values[slot] > 0).map((t): Sample => ({ labels: { ...extra, to: t.labels.to }, value: t.values[slot] }));
+}
+
+function durationSamples(totals: Totals, name: string, extra: Labels): Sample[] {
   const out: Sample[] = [];
   for (const t of totals) {
     for (let rcode = 0; rcode < RCODE_SLOTS; rcode++) {
       const at = U_HIST + rcode * HIST_WIDTH;
       const counts = t.values.subarray(at, at + HIST_WIDTH - 1);
       if (!counts.some((c) => c > 0)) continue;
-      const labels = { proxy_name: 'forward', rcode: RCODE_LABELS[rcode], to: t.labels.to };
-      pushHistogram(out, 'coredns_proxy_request_duration_seconds', labels, DURATION_BUCKETS, counts, t.values[at + HIST_WIDTH - 1]);
+      const labels = { ...extra, rcode: RCODE_LABELS[rcode], to: t.labels.to };
+      pushHistogram(out, name, labels, DURATION_BUCKETS, counts, t.values[at + HIST_WIDTH - 1]);
     }
   }
   return out;

@@ -4,7 +4,7 @@
 // the block has a query log. Never throws out of handle().
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import { isInternetClass, keyToName, parseQuery, type ParsedQuery } from '../dns/query.js';
+import { forwardableQuery, isInternetClass, keyToName, parseQuery, type ParsedQuery, type QueryRejection } from '../dns/query.js';
 import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
 import { RCODE, TYPE } from '../dns/constants.js';
 import { FRESH } from '../cache/response-cache.js';
@@ -13,8 +13,10 @@ import type { ZoneRouter, Route } from './zone-router.js';
 import type { MissOutcome } from './block.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { LoopProbeRegistry } from './loop-detect.js';
 import { chaosReply, isChaosIdQuery } from './chaos.js';
+import type { Tracer } from '../plugins/trace.js';
 
 /** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
 export interface ReplyChannel<P> {
@@ -30,6 +32,7 @@ export interface ReplyChannel<P> {
 export class QueryPipeline {
   private readonly queryLog: QueryLog;
   private readonly errors: RateLimitedErrorLog;
+  private readonly panics: RateLimitedLog;
   inFlight = 0;
   readonly loopProbes = new LoopProbeRegistry();
   /**
@@ -37,6 +40,8 @@ export class QueryPipeline {
    * when nothing serves /metrics, which is also how the benchmark measures what metrics cost.
    */
   countQueries = true;
+  /** CoreDNS `trace`: spans of replies to Zipkin; null (the usual case) costs one check per reply. */
+  tracer: Tracer | null = null;
 
   constructor(
     private readonly dnsStats: DnsStats,
@@ -44,16 +49,20 @@ export class QueryPipeline {
   ) {
     this.queryLog = new QueryLog(logger.child({ component: 'log' }));
     this.errors = new RateLimitedErrorLog(logger.child({ component: 'errors' }));
+    this.panics = new RateLimitedLog(logger.child({ component: 'server' }));
   }
 
-  handle<P>(msg: Buffer, channel: ReplyChannel<P>, peer: P): void {
-    const started = this.countQueries ? performance.now() : 0;
-    const parsed = parseQuery(msg);
+  handle<P>(received: Buffer, channel: ReplyChannel<P>, peer: P): void {
+    const started = this.countQueries || this.tracer !== null ? performance.now() : 0;
+    const parsed = parseQuery(received);
     if (!parsed.ok) {
-      this.reject(msg, parsed.problem, parsed.questionEnd, channel, peer);
+      this.reject(received, parsed, channel, peer);
       return;
     }
-    const query = parsed.query;
+    let query = parsed.query;
+    // Z bit, an answer/authority record or trailing bytes (accepted, as CoreDNS does): from here on
+    // the query is header, question and OPT only, which is also what is forwarded.
+    let msg = query.plain ? received : forwardableQuery(received, query);
     if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
     if (query.ednsVersion !== 0) {
       // RFC 6891 §6.1.3: we speak EDNS version 0 only; CoreDNS answers this before any plugin.
@@ -70,18 +79,29 @@ export class QueryPipeline {
     if (!route || !isInternetClass(query)) {
       // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
       const stats = channel.router.dropped;
-      if (this.countQueries) stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
+      if (this.countQueries) stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
       this.reply(errorReply(msg, RCODE.REFUSED, query.questionEnd, query), stats, proto, PLUGIN_NONE, started, channel, peer);
       return;
     }
-    if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, msg.length, query.dnssecOk);
+    if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
     const block = route.block;
+    if (block.plugins !== null) {
+      // bufsize/rewrite change the query; loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
+      const entered = block.plugins.enter(msg, query, channel);
+      if (entered !== null) {
+        if (entered.rcode !== 0) {
+          this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+          return;
+        }
+        ({ msg, query, channel } = entered);
+      }
+    }
     const cache = block.cache;
     if (cache) {
       const hit = cache.lookup(query.key);
       if (hit) {
         const reply = renderReply(hit.entry, msg, query, { ttl: hit.ttlSeconds, authoritative: true, limit: clientLimit(query, channel.tcp) });
-        this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+        this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
         if (hit.state === FRESH) {
           if (cache.shouldPrefetch(hit)) {
             cache.stats.prefetches++;
@@ -97,8 +117,12 @@ export class QueryPipeline {
         return;
       }
     }
-    if (!block.forwarder || this.isExcepted(route, query)) {
-      this.reply(errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+    if ((!block.forwarder || this.isExcepted(route, query)) && !block.plugins?.answersLocally) {
+      const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
+      const reply = whoami
+        ? renderReply(whoami, msg, query, { ttl: -1, authoritative: true, limit: clientLimit(query, channel.tcp) })
+        : errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query);
+      this.reply(reply, route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       return;
     }
     this.inFlight++;
@@ -110,16 +134,25 @@ export class QueryPipeline {
       (err: unknown) => {
         this.inFlight--;
         this.dnsStats.panics++;
-        this.errors.report(route.zone, `internal error: ${(err as Error)?.stack ?? String(err)}`);
-        this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+        this.errors.report(route.zone, RCODE.SERVFAIL, keyToName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+        this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       },
     );
+  }
+
+  /**
+   * An exception escaped the handling of one query (a bug): counted in coredns_panics_total and
+   * logged at most once per interval, as CoreDNS recovers a panic in one query and keeps serving.
+   */
+  panic(err: unknown, server: string): void {
+    this.dnsStats.panics++;
+    this.panics.report('panic', `Recovered from panic in server: "${server}" ${(err as Error)?.stack ?? String(err)}`);
   }
 
   private answerMiss<P>(outcome: MissOutcome, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
     if (outcome.ok) {
       const reply = renderReply(outcome.template, msg, query, { ttl: outcome.ttlSeconds, authoritative: false, limit: clientLimit(query, channel.tcp) });
-      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
       return;
     }
     const cache = route.block.cache;
@@ -128,12 +161,12 @@ export class QueryPipeline {
     if (cache && stale) {
       cache.stats.servedStale++;
       const reply = renderReply(stale, msg, query, { ttl: 0, authoritative: true, limit: clientLimit(query, channel.tcp) });
-      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query);
+      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
       return;
     }
-    this.errors.report(route.zone, `${outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL} ${route.zone}: ${outcome.detail}`);
     const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
-    this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query);
+    this.errors.report(route.zone, rcode, keyToName(query.key), query.qtype, outcome.detail);
+    this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
   }
 
   private isExcepted(route: Route, query: ParsedQuery): boolean {
@@ -143,17 +176,19 @@ export class QueryPipeline {
     return except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
   }
 
-  private reply<P>(reply: Buffer, stats: ZoneStats, proto: number, plugin: number, started: number, channel: ReplyChannel<P>, peer: P, route?: Route, query?: ParsedQuery): void {
+  private reply<P>(reply: Buffer, stats: ZoneStats, proto: number, plugin: number, started: number, channel: ReplyChannel<P>, peer: P, route?: Route, query?: ParsedQuery, requestSize = 0): void {
     channel.send(reply, peer);
     const seconds = this.countQueries ? (performance.now() - started) / 1000 : 0;
     if (this.countQueries) stats.onResponse(proto, reply[3] & 0x0f, plugin, reply.length, seconds);
     const log = route?.block.config.log;
-    if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds);
+    if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds, requestSize);
+    if (this.tracer !== null && query) this.tracer.record(query, channel.tcp, channel.remote(peer), reply, started, performance.now());
   }
 
-  private reject<P>(msg: Buffer, problem: string, questionEnd: number, channel: ReplyChannel<P>, peer: P): void {
+  /** Drops or answers a query parseQuery rejected; FORMERR and NOTIMP carry an OPT when the query did (RFC 6891 §7). */
+  private reject<P>(msg: Buffer, rejection: QueryRejection, channel: ReplyChannel<P>, peer: P): void {
     const m = this.dnsStats.malformed;
-    switch (problem) {
+    switch (rejection.problem) {
       case 'drop-short':
         m.short++;
         channel.discard(peer);
@@ -164,11 +199,11 @@ export class QueryPipeline {
         return;
       case 'notimp':
         m.notimp++;
-        channel.send(errorReply(msg, RCODE.NOTIMP, 12), peer);
+        channel.send(errorReply(msg, RCODE.NOTIMP, 12, rejection), peer);
         return;
       default:
         m.formerr++;
-        channel.send(errorReply(msg, RCODE.FORMERR, questionEnd), peer);
+        channel.send(errorReply(msg, RCODE.FORMERR, rejection.questionEnd, rejection), peer);
     }
   }
 }

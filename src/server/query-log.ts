@@ -31,8 +31,9 @@ export function formatQueryLine(remote: string, query: ParsedQuery, tcp: boolean
 export class QueryLog {
   constructor(private readonly logger: Logger) {}
 
-  write(sampleRate: number, remote: string, query: ParsedQuery, tcp: boolean, reply: Buffer, seconds: number): void {
+  /** `requestSize`: the client's whole message in bytes, OPT included (CoreDNS `{size}` = state.Req.Len()). */
+  write(sampleRate: number, remote: string, query: ParsedQuery, tcp: boolean, reply: Buffer, seconds: number, requestSize: number): void {
     if (sampleRate < 1 && Math.random() >= sampleRate) return;
-    this.logger.info(formatQueryLine(remote, query, tcp, query.questionEnd, reply, seconds));
+    this.logger.info(formatQueryLine(remote, query, tcp, requestSize, reply, seconds));
   }
 }

@@ -85,9 +85,9 @@ export class ServerSet {
     const inherited = this.inherited?.get(listenerKey(host, port));
     if (inherited?.udp && inherited.tcp) {
       this.inherited!.delete(listenerKey(host, port));
-      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes }, router, this.pipeline);
+      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes }, router, this.pipeline, this.dnsStats);
       const tcp = new TcpListener(
-        { host, port, idleTimeoutMs: config.tcp.idleTimeoutMs, maxConnections: config.tcp.maxConnections, maxInFlightPerConnection: config.tcp.maxQueriesInFlightPerConnection },
+        { host, port, ...tcpLimits(config) },
         router,
         this.pipeline,
         this.dnsStats,
@@ -98,11 +98,11 @@ export class ServerSet {
     }
     // With port 0 (tests), TCP takes the port the kernel gave UDP; retry if that one is taken for TCP.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes, reusePort: this.reusePort }, router, this.pipeline);
+      const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes, reusePort: this.reusePort }, router, this.pipeline, this.dnsStats);
       try {
         const udpPort = await udp.start();
         const tcp = new TcpListener(
-          { host, port: udpPort, idleTimeoutMs: config.tcp.idleTimeoutMs, maxConnections: config.tcp.maxConnections, maxInFlightPerConnection: config.tcp.maxQueriesInFlightPerConnection, reusePort: this.reusePort },
+          { host, port: udpPort, ...tcpLimits(config), reusePort: this.reusePort },
           router,
           this.pipeline,
           this.dnsStats,
@@ -122,10 +122,14 @@ export class ServerSet {
     return { ok: false, error: `cannot find a free port for udp and tcp on ${host}` };
   }
 
-  /** Handover: stop reading new queries (UDP) and accepting connections (TCP); keep sockets for replies. */
-  async stopReceiving(): Promise<void> {
+  /**
+   * Stop reading new queries (UDP) and accepting connections (TCP); keep sockets for replies.
+   * `leaveReusePortGroup` (stop, never a handover): UDP sockets bound with SO_REUSEPORT leave the
+   * group instead, so queries go to the instances that stay (see UdpListener.leaveReusePortGroup).
+   */
+  async stopReceiving(leaveReusePortGroup = false): Promise<void> {
     for (const p of this.pairs.values()) {
-      p.udp.stopReceiving();
+      if (!(leaveReusePortGroup && (await p.udp.leaveReusePortGroup()))) p.udp.stopReceiving();
       await p.tcp.stopAccepting();
     }
   }
@@ -139,6 +143,18 @@ export class ServerSet {
     this.pairs.clear();
     await Promise.all(pairs.map((p) => closePair(p, graceMs)));
   }
+}
+
+function tcpLimits(config: Config) {
+  const t = config.tcp;
+  return {
+    readTimeoutMs: t.readTimeoutMs,
+    idleTimeoutMs: t.idleTimeoutMs,
+    writeTimeoutMs: t.writeTimeoutMs,
+    maxConnections: t.maxConnections,
+    maxInFlightPerConnection: t.maxQueriesInFlightPerConnection,
+    maxQueuedBytesPerConnection: t.maxQueuedBytesPerConnection,
+  };
 }
 
 async function closePair(pair: ListenerPair, graceMs: number): Promise<void> {

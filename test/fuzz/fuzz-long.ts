@@ -247,8 +247,10 @@ interface DecodedWithRcode {
   id: number;
   rcode: string;
   flag_qr: boolean;
+  flag_aa: boolean;
   flag_tc: boolean;
   flag_rd: boolean;
+  flag_ra: boolean;
   flag_cd: boolean;
   flag_ad: boolean;
   questions?: { name: string; type: string }[];
@@ -275,9 +277,10 @@ export function checkQueryBytes(bytes: Uint8Array): ParsedQuery | undefined {
     if (r.problem === 'drop-response' && !(bytes[2] & 0x80)) fail('drop-response without QR');
     if (r.problem === 'drop-short' || r.problem === 'drop-response') return undefined;
     const rcode = r.problem === 'notimp' ? RCODE.NOTIMP : RCODE.FORMERR;
-    const out = errorReply(bytes, rcode, r.problem === 'notimp' ? 12 : r.questionEnd);
+    const out = errorReply(bytes, rcode, r.problem === 'notimp' ? 12 : r.questionEnd, r);
     const d = decodeStrict(out, `${r.problem} reply`);
     if (!d.flag_qr || d.rcode !== RCODE_NAME[rcode] || d.id !== r.id) fail(`bad ${r.problem} reply ${hex(out)}`);
+    if (r.hasEdns !== !!d.additionals?.some((x) => x.type === 'OPT')) fail(`${r.problem} reply OPT (RFC 6891 §7) for ${hex(bytes)}`);
     return undefined;
   }
   const q = r.query;
@@ -449,18 +452,19 @@ export function wireProperties(): WireProperty[] {
         // broken in a known way must not. Inconsistent rdlengths and empty labels re-align the bytes into
         // some other packet, so those get no verdict.
         const verdictKnown = labels.every((l) => l.length > 0) && additionals.every((x) => Math.max(0, Math.min(0xffff, x.rdata.length + x.rdlenDelta)) === x.rdata.length);
+        // Records beyond ARCOUNT, like any bytes after the last record, are ignored (as miekg/dns does); the Z bit too.
+        const counted = additionals.slice(0, arOverride ?? additionals.length);
         const wellFormed =
-          flags3 !== 0x40 &&
           labels.every((l) => l.length <= 63) &&
           name.length <= 255 &&
-          (arOverride === null || arOverride === additionals.length) &&
-          additionals.length <= 2 && // miekg/dns pre-check: at most 2 additional records
-          trailing.length === 0 &&
-          additionals.filter((x) => x.type === 41).length <= 1 &&
-          additionals.every((x) => x.type !== 41 || x.owner === 'root');
+          (arOverride === null || arOverride <= additionals.length) &&
+          counted.length <= 2 && // miekg/dns pre-check: at most 2 additional records
+          counted.filter((x) => x.type === 41).length <= 1 && // RFC 6891 §6.1.1
+          counted.every((x) => x.type !== 41 || x.owner === 'root');
         if (verdictKnown && wellFormed !== (q !== undefined)) fail(`well-formed ${wellFormed} but parsed ${q !== undefined}: ${hex(msg)}`);
+        if (q && verdictKnown && q.plain !== (flags3 !== 0x40 && counted.length === additionals.length && trailing.length === 0)) fail(`plain ${q.plain}: ${hex(msg)}`);
         if (q && verdictKnown) {
-          const opt = additionals.find((x) => x.type === 41);
+          const opt = counted.find((x) => x.type === 41);
           if (q.hasEdns !== !!opt) fail('hasEdns');
           if (opt && (q.udpPayload !== Math.max(512, opt.payload) || q.dnssecOk !== (opt.flags & 0x8000) > 0 || q.ednsVersion !== opt.version)) fail('OPT fields');
         }
@@ -521,16 +525,22 @@ export function wireProperties(): WireProperty[] {
         if (opts.length !== (q.hasEdns ? 1 : 0)) fail(`OPT count ${opts.length}`);
         const o = opts[0];
         if (o && o.type === 'OPT' && o.flag_do !== q.dnssecOk) fail('DO not echoed');
-        const tooBig = t.tpl.wire.length + (q.hasEdns ? 11 : 0) > limit;
+        const optSize = q.hasEdns ? 11 : 0;
+        const tooBig = t.tpl.wire.length + optSize > limit;
         if (d.flag_tc !== tooBig) fail(`TC ${d.flag_tc} but too big ${tooBig}`);
+        if (d.flag_aa !== (authoritative || (t.tpl.wire[2] & 0x04) !== 0) || d.flag_ra !== ((t.tpl.wire[3] & 0x80) !== 0)) fail('AA/RA are the full reply\'s, truncated or not');
+        const records = [...(d.answers ?? []), ...(d.authorities ?? []), ...(d.additionals ?? [])].filter((rr) => rr.type !== 'OPT');
         if (tooBig) {
-          if ((d.answers?.length ?? 0) !== 0) fail('truncated reply carries answers');
-        } else {
-          if ((d.answers?.length ?? 0) !== t.analysis.answerCount) fail('answer count');
-          if (ttl >= 0) {
-            for (const rr of [...(d.answers ?? []), ...(d.authorities ?? []), ...(d.additionals ?? [])]) {
-              if (rr.type !== 'OPT' && (rr as { ttl?: number }).ttl !== ttl) fail(`TTL ${(rr as { ttl?: number }).ttl} != ${ttl}`);
-            }
+          // miekg/dns Truncate: a prefix of whole records (answer, authority, additional), as many as fit.
+          const offsets = t.tpl.ttlOffsets;
+          if (records.length >= offsets.length || (d.answers?.length ?? 0) > t.analysis.answerCount) fail('truncated reply carries every record');
+          const o = offsets[records.length];
+          const nextEnd = o + 6 + t.tpl.wire.readUInt16BE(o + 4);
+          if (nextEnd + optSize <= limit) fail(`record ${records.length} would have fit (${nextEnd} + ${optSize} <= ${limit})`);
+        } else if ((d.answers?.length ?? 0) !== t.analysis.answerCount) fail('answer count');
+        if (ttl >= 0) {
+          for (const rr of records) {
+            if ((rr as { ttl?: number }).ttl !== ttl) fail(`TTL ${(rr as { ttl?: number }).ttl} != ${ttl}`);
           }
         }
       },

@@ -9,7 +9,6 @@
 import { test, before, after } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -17,8 +16,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startUpstream, type Upstream as Bind } from '../harness/upstream.js';
 import { startFaultRelay, type FaultMode, type FaultOptions, type FaultRelay } from '../harness/fault-relay.js';
 import { fixtures } from '../harness/zone.js';
-import { buildQuery, decodeResponse, queryTcp, queryUdp, answerData, type DnsServer } from '../harness/dns-client.js';
+import { queryTcp, queryUdp, answerData, type DnsServer } from '../harness/dns-client.js';
 import { startDaemon, clusterConfigYaml, type RunningDaemon } from '../harness/daemon.js';
+import { udpFlood } from '../harness/flood.js';
+import { ConcurrencyLimit } from '../../src/forward/concurrency.js';
 
 const TIMEOUT_MS = 1500; // forward.timeout: the whole-query deadline
 const ATTEMPT_MS = 500; // forward.attemptTimeout
@@ -423,7 +424,7 @@ test('UDP upstream replies with TC: retried over TCP, full answer', async (t) =>
   }
 });
 
-test('maxConcurrent 20, 200 distinct names while black-holed: 180 REFUSED fast, in-flight never above 20', async (t) => {
+test('maxConcurrent 20, 200 new names while black-holed: all but the unreserved 15 REFUSED fast, in-flight never above 20', async (t) => {
   const r = await rig('tcp', { forward: '      maxConcurrent: 20' });
   try {
     const forwarder = block(r).forwarder!;
@@ -442,9 +443,12 @@ test('maxConcurrent 20, 200 distinct names while black-holed: 180 REFUSED fast, 
     const rssGrowth = process.memoryUsage().rss - rssBefore;
     const heapGrowth = heapAfterGc() - heapBefore;
     const counts = countBy(results);
-    assert.equal(counts.REFUSED, 180, outcome(results));
-    assert.equal(counts.SERVFAIL, 20, outcome(results));
-    assert.equal(r.nld.daemon.forwarders()[0]!.maxConcurrentRejects, 180);
+    // Names nobody asked before may use maxConcurrent minus the share reserved for known names.
+    const unreserved = new ConcurrencyLimit(20).unseenLimit;
+    assert.equal(unreserved, 15);
+    assert.equal(counts.REFUSED, 200 - unreserved, outcome(results));
+    assert.equal(counts.SERVFAIL, unreserved, outcome(results));
+    assert.equal(r.nld.daemon.forwarders()[0]!.maxConcurrentRejects, 200 - unreserved);
     const refused = results.filter((x) => x.rcode === 'REFUSED').map((x) => x.rtt);
     assert.ok(quantile(refused, 0.99) < 250, `REFUSED p99 ${Math.round(quantile(refused, 0.99))} ms`);
     assert.ok(peak <= 20, `forwarder in flight peaked at ${peak}`);
@@ -467,50 +471,9 @@ test('maxConcurrent 20, 200 distinct names while black-holed: 180 REFUSED fast, 
   }
 });
 
-/** A UDP load of distinct names from one socket, `window` outstanding, for `ms` (and at most `maxQueries`). */
-async function udpFlood(server: DnsServer, ms: number, window: number, maxQueries: number): Promise<{ sent: number; answered: number; rcodes: Record<string, number>; unanswered: number }> {
-  const socket = dgram.createSocket('udp4');
-  const outstanding = new Map<number, number>(); // id -> sent at
-  const rcodes: Record<string, number> = {};
-  let sent = 0;
-  let answered = 0;
-  const until = performance.now() + ms;
-  let nextId = 0;
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  const sendOne = () => {
-    if (performance.now() >= until || sent >= maxQueries) return;
-    let id = nextId++ & 0xffff;
-    while (outstanding.has(id)) id = nextId++ & 0xffff;
-    const { wire } = buildQuery(wild(`flood-${sent}-${uniq()}`), 'A', { id });
-    outstanding.set(id, performance.now());
-    sent++;
-    socket.send(wire, server.port, server.host);
-  };
-  socket.on('message', (msg) => {
-    const id = msg.readUInt16BE(0);
-    if (!outstanding.delete(id)) return;
-    answered++;
-    const rcode = decodeResponse(msg).rcode;
-    rcodes[rcode] = (rcodes[rcode] ?? 0) + 1;
-    sendOne();
-  });
-  for (let i = 0; i < window; i++) sendOne();
-  // Replace queries the daemon never answered (if any) so the window stays full; bounded by time and count.
-  while (performance.now() < until && sent < maxQueries) {
-    await sleep(100);
-    const now = performance.now();
-    for (const [id, at] of outstanding) {
-      if (now - at > TIMEOUT_MS + 1000) {
-        outstanding.delete(id);
-        sendOne();
-      }
-    }
-  }
-  await sleep(TIMEOUT_MS + SLACK_MS); // let the last answers arrive
-  const unanswered = outstanding.size;
-  socket.close();
-  return { sent, answered, rcodes, unanswered };
-}
+/** The flood of the outage test: distinct wildcard names, lost queries replaced after the deadline. */
+const floodOf = (server: DnsServer, ms: number, window: number, maxQueries: number) =>
+  udpFlood(server, { ms, window, maxQueries, name: (i) => wild(`flood-${i}-${uniq()}`), resendAfterMs: TIMEOUT_MS + 1000, settleMs: TIMEOUT_MS + SLACK_MS });
 
 test('outage at a high query rate: in-flight bounded by maxConcurrent, memory flat, recovery', async (t) => {
   const r = await rig('tcp', { forward: '      maxConcurrent: 100' });
@@ -518,14 +481,14 @@ test('outage at a high query rate: in-flight bounded by maxConcurrent, memory fl
     const forwarder = block(r).forwarder!;
     await r.relay.setMode('blackhole');
     // Warm up the allocator with a short flood first, then measure a longer one.
-    await udpFlood(r.nld.server, 300, 200, 20_000);
+    await floodOf(r.nld.server, 300, 200, 20_000);
     const heapBefore = heapAfterGc();
     const rssBefore = process.memoryUsage().rss;
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, forwarder.inFlight)), 2);
-    let flood: Awaited<ReturnType<typeof udpFlood>>;
+    let flood: Awaited<ReturnType<typeof floodOf>>;
     try {
-      flood = await udpFlood(r.nld.server, 3000, 300, 300_000);
+      flood = await floodOf(r.nld.server, 3000, 300, 300_000);
     } finally {
       clearInterval(sampler);
     }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import type { Packet, RecordType, RecordClass } from 'dns-packet';
-import { parseQuery, keyToName, keyNameLength, isInternetClass, type ParsedQuery, type QueryProblem } from '../../src/dns/query.js';
+import { forwardableQuery, parseQuery, keyToName, keyNameLength, isInternetClass, type ParsedQuery, type QueryProblem } from '../../src/dns/query.js';
 
 // ---------------------------------------------------------------------------
 // Builders
@@ -96,6 +96,13 @@ function optRr(o: { payload?: number; ext?: number; version?: number; flags?: nu
   return Buffer.concat([o.owner ?? Buffer.from([0]), fixed, rdata]);
 }
 
+/** An A record owned by the question name (compression pointer to offset 12). */
+function aRr(ttl = 30): Buffer {
+  const rr = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 10, 0, 0, 1]);
+  rr.writeUInt32BE(ttl, 6);
+  return rr;
+}
+
 /** A label of `n` copies of `ch`. */
 const label = (n: number, ch = 'a'): string => ch.repeat(n);
 
@@ -135,10 +142,12 @@ const rejects: RejectCase[] = [
     problem: 'formerr',
   },
   { name: 'QDCOUNT 1 but no question bytes', msg: header(), problem: 'formerr' },
-  { name: 'ANCOUNT 1', msg: simple({ an: 1 }), problem: 'formerr' },
-  { name: 'NSCOUNT 1', msg: simple({ ns: 1 }), problem: 'formerr' },
+  { name: 'ANCOUNT 1 but no record', msg: simple({ an: 1 }), problem: 'formerr', questionEnd: 12 + SVC.length + 4 },
+  { name: 'NSCOUNT 1 but no record', msg: simple({ ns: 1 }), problem: 'formerr' },
+  { name: 'ANCOUNT 2 (miekg/dns accepts at most 1)', msg: simple({ an: 2 }, [SVC, typeClass(), aRr(), aRr()]), problem: 'formerr', questionEnd: 0 },
+  { name: 'NSCOUNT 2 (miekg/dns accepts at most 1)', msg: simple({ ns: 2 }, [SVC, typeClass(), aRr(), aRr()]), problem: 'formerr' },
+  { name: 'answer record with rdlength past the end', msg: simple({ an: 1 }, [SVC, typeClass(), aRr().subarray(0, 14)]), problem: 'formerr' },
   { name: 'ARCOUNT 3', msg: simple({ ar: 3 }, [SVC, typeClass(), optRr(), optRr(), optRr()]), problem: 'formerr' },
-  { name: 'Z bit set', msg: simple({ b3: 0x40 }), problem: 'formerr' },
   { name: 'compression pointer as the whole qname', msg: simple({}, [Buffer.from([0xc0, 0x0c]), typeClass()]), problem: 'formerr' },
   { name: 'compression pointer after a label', msg: simple({}, [Buffer.from([3, 0x66, 0x6f, 0x6f, 0xc0, 0x0c]), typeClass()]), problem: 'formerr' },
   { name: 'pointer loop (pointer to itself)', msg: simple({}, [Buffer.from([0xc0, 0x0c, 0, 1, 0, 1])]), problem: 'formerr' },
@@ -165,9 +174,6 @@ const rejects: RejectCase[] = [
   },
   { name: 'two OPT records', msg: simple({ ar: 2 }, [SVC, typeClass(), optRr(), optRr()]), problem: 'formerr', questionEnd: 12 + SVC.length + 4 },
   { name: 'OPT with a non-root owner', msg: simple({ ar: 1 }, [SVC, typeClass(), optRr({ owner: wireName('x') })]), problem: 'formerr' },
-  { name: 'trailing garbage after the question', msg: simple({}, [SVC, typeClass(), Buffer.from([0xde, 0xad])]), problem: 'formerr', questionEnd: 12 + SVC.length + 4 },
-  { name: 'one trailing zero byte', msg: Buffer.concat([dpQuery('svc.cluster.local'), Buffer.from([0])]), problem: 'formerr' },
-  { name: 'trailing garbage after the OPT', msg: Buffer.concat([dpQuery('svc.cluster.local', 'A', { edns: {} }), Buffer.from([1, 2, 3])]), problem: 'formerr' },
   { name: 'dns-packet query with ARCOUNT bumped and nothing added', msg: (() => { const m = dpQuery('svc.cluster.local', 'A', { edns: {} }); m.writeUInt16BE(2, 10); return m; })(), problem: 'formerr' },
 ];
 
@@ -183,6 +189,33 @@ for (const c of rejects) {
     assert.ok(r.questionEnd === 0 || (r.questionEnd >= 12 && r.questionEnd <= c.msg.length), 'questionEnd is 0 or within the message');
   });
 }
+
+test('rejections report the OPT the query carried, so FORMERR and NOTIMP can carry one back (RFC 6891 §7)', () => {
+  const withOpt: [string, Buffer, QueryProblem, boolean][] = [
+    ['two OPTs (RFC 6891 §6.1.1), DO from the first', simple({ ar: 2 }, [SVC, typeClass(), optRr({ flags: 0x8000 }), optRr()]), 'formerr', true],
+    ['NOTIFY with an OPT', dpQuery('cluster.local', 'SOA', { flags: notifyFlags, edns: {} }), 'notimp', false],
+    ['UPDATE with an OPT and DO', dpQuery('cluster.local', 'SOA', { flags: updateFlags, edns: { do: true } }), 'notimp', true],
+    ['QDCOUNT 2 with an OPT', (() => {
+      const m = dnsPacket.encode({ type: 'query', id: 1, flags: 0, questions: [{ name: 'a.local', type: 'A' }, { name: 'b.local', type: 'A' }], additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as never] });
+      return m;
+    })(), 'formerr', false],
+    ['ARCOUNT 3: OPT after two other records', simple({ ar: 3 }, [SVC, typeClass(), aRr(), aRr(), optRr({ flags: 0x8000 })]), 'formerr', true],
+    ['OPT with a non-root owner', simple({ ar: 1 }, [SVC, typeClass(), optRr({ owner: wireName('x') })]), 'formerr', false],
+  ];
+  for (const [name, msg, expected, dnssecOk] of withOpt) {
+    const r = parseQuery(msg);
+    assert.ok(!r.ok, name);
+    assert.equal(r.problem, expected, name);
+    assert.equal(r.hasEdns, true, `${name}: OPT seen`);
+    assert.equal(r.dnssecOk, dnssecOk, `${name}: DO`);
+  }
+  const without: Buffer[] = [simple({ b2: 1 << 3 }), header({ qd: 0 }), simple({ ar: 1 }, [SVC, typeClass(), optRr().subarray(0, 7)]), simple({}, [Buffer.from([0xc0, 0x0c]), typeClass()])];
+  for (const msg of without) {
+    const r = parseQuery(msg);
+    assert.ok(!r.ok);
+    assert.deepEqual([r.hasEdns, r.dnssecOk], [false, false], msg.toString('hex'));
+  }
+});
 
 // ---------------------------------------------------------------------------
 // Accepted queries
@@ -259,6 +292,22 @@ const accepts: AcceptCase[] = [
   },
   { name: 'ID 0 and ID 0xffff', msg: dpQuery('svc.cluster.local', 'A', { id: 0xffff }), check: (q) => assert.equal(q.id, 0xffff) },
   { name: 'labels containing dots and spaces (binary labels)', msg: simple({}, [wireName('a.b', 'c d', 'local'), typeClass()]), check: (q) => assert.equal(keyNameLength(q.key), 1 + 3 + 1 + 3 + 1 + 5 + 1) },
+  // What CoreDNS (miekg/dns) accepts and answers; forwarded without the extra parts (forwardableQuery).
+  { name: 'Z bit set (ignored, as miekg/dns does)', msg: simple({ b3: 0x40 }), check: (q) => assert.deepEqual([q.plain, q.qtype, q.flags3 & 0x40], [false, 1, 0x40]) },
+  {
+    name: 'one answer record (miekg/dns accepts ANCOUNT <= 1)',
+    msg: simple({ an: 1, ar: 1 }, [SVC, typeClass(), aRr(), optRr({ flags: 0x8000, payload: 4096 })]),
+    check: (q, msg) => {
+      assert.deepEqual([q.plain, q.hasEdns, q.dnssecOk, q.udpPayload], [false, true, true, 4096]);
+      assert.deepEqual([q.optStart, q.optEnd], [12 + SVC.length + 4 + 16, msg.length]);
+    },
+  },
+  { name: 'one authority record', msg: simple({ ns: 1 }, [SVC, typeClass(), aRr()]), check: (q) => assert.deepEqual([q.plain, q.hasEdns, q.optStart], [false, false, -1]) },
+  { name: 'answer and authority record', msg: simple({ an: 1, ns: 1 }, [SVC, typeClass(), aRr(), aRr()]), check: (q) => assert.equal(q.plain, false) },
+  { name: 'trailing bytes after the question (ignored)', msg: simple({}, [SVC, typeClass(), Buffer.from([0xde, 0xad])]), check: (q) => assert.deepEqual([q.plain, q.questionEnd, q.hasEdns], [false, 12 + SVC.length + 4, false]) },
+  { name: 'one trailing zero byte', msg: Buffer.concat([dpQuery('svc.cluster.local'), Buffer.from([0])]), check: (q) => assert.equal(q.plain, false) },
+  { name: 'trailing bytes after the OPT', msg: Buffer.concat([dpQuery('svc.cluster.local', 'A', { edns: { do: true } }), Buffer.from([1, 2, 3])]), check: (q) => assert.deepEqual([q.plain, q.hasEdns, q.dnssecOk], [false, true, true]) },
+  { name: 'a dns-packet query is plain', msg: dpQuery('svc.cluster.local', 'A', { edns: {} }), check: (q, msg) => assert.deepEqual([q.plain, q.optEnd], [true, msg.length]) },
 ];
 
 for (const c of accepts) {
@@ -377,4 +426,27 @@ test('parseQuery accepts a Uint8Array view into a larger buffer', () => {
   const q = parseOk(big.subarray(10, 10 + msg.length));
   assert.equal(q.key, keyOf(msg));
   assert.equal(q.dnssecOk, true);
+});
+
+test('forwardableQuery: header (Z clear, no answer/authority), question and the OPT; same key; decodable', () => {
+  const cases: Buffer[] = [
+    simple({ b3: 0x40 | 0x10 }),
+    simple({ an: 1, ns: 1, ar: 1 }, [SVC, typeClass(28), aRr(), aRr(), optRr({ flags: 0x8000 })]),
+    simple({ ar: 2 }, [SVC, typeClass(), aRr(), optRr(), Buffer.from([9, 9, 9])]),
+    Buffer.concat([dpQuery('Svc.Cluster.Local', 'SRV', { id: 0x4321 }), Buffer.from([0])]),
+  ];
+  for (const msg of cases) {
+    const q = parseOk(msg);
+    assert.equal(q.plain, false);
+    const fwd = forwardableQuery(msg, q);
+    const again = parseOk(fwd);
+    assert.equal(again.plain, true, fwd.toString('hex'));
+    assert.equal(again.key, q.key);
+    assert.deepEqual([again.id, again.questionEnd, again.hasEdns, again.dnssecOk, again.flags2, again.flags3], [q.id, q.questionEnd, q.hasEdns, q.dnssecOk, q.flags2, q.flags3 & ~0x40]);
+    assert.deepEqual(fwd.subarray(12, q.questionEnd), msg.subarray(12, q.questionEnd), 'question bytes (case) unchanged');
+    const d = dnsPacket.decode(fwd);
+    assert.equal(d.answers?.length ?? 0, 0);
+    assert.equal(d.authorities?.length ?? 0, 0);
+    assert.deepEqual((d.additionals ?? []).map((r) => r.type), q.hasEdns ? ['OPT'] : []);
+  }
 });

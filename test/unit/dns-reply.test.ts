@@ -128,7 +128,8 @@ test('analyzeReply: answer with several TTLs -> min TTL over all sections, offse
   assert.equal(r.soaNegativeTtl, -1);
   assert.deepEqual(ttlsAt(msg, r.ttlOffsets), [300, 60, 120, 90, 45]);
   assert.deepEqual(ttlsAt(msg, r.ttlOffsets), decodedTtls(msg));
-  assert.ok(r.optStart > 0 && r.optIsLast);
+  assert.ok(r.optStart > 0);
+  assert.equal(r.recordsEnd, msg.length);
   assert.equal(msg.readUInt16BE(r.optStart + 1), 41, 'optStart is the OPT owner byte');
 });
 
@@ -147,7 +148,7 @@ test('analyzeReply: OPT followed by another additional is found but not last', (
   const msg = dpReply({ answers: [a(30)], additionals: [opt(), a(20, '10.0.0.9', `x.${ZONE}`)] });
   const r = analyzeOk(msg);
   assert.ok(r.optStart > 0);
-  assert.equal(r.optIsLast, false);
+  assert.ok(r.recordsEnd === msg.length && r.optStart < r.recordsEnd - 11, 'the OPT is not last');
   assert.equal(r.minTtl, 20);
 });
 
@@ -323,15 +324,27 @@ function template(reply: Buffer, sentQuestionEnd?: number) {
   return toTemplate(reply, analysis, qEnd);
 }
 
-test('toTemplate strips a trailing OPT and fixes ARCOUNT; keeps a non-trailing one', () => {
+test('toTemplate strips a trailing OPT and fixes ARCOUNT', () => {
   const reply = dpReply({ answers: [a(30)], additionals: [opt({ do: true })] });
   const tpl = template(reply);
   assert.equal(tpl.wire.readUInt16BE(10), 0);
   assert.equal(tpl.wire.length, reply.length - 11);
   assert.equal(dnsPacket.decode(tpl.wire).additionals?.length ?? 0, 0);
   assert.notEqual(tpl.wire.buffer, reply.buffer, 'a copy');
-  const inner = dpReply({ answers: [a(30)], additionals: [opt(), a(20, '10.0.0.9', `x.${ZONE}`)] });
-  assert.equal(template(inner).wire.length, inner.length);
+});
+
+test('toTemplate cuts at an OPT that is not last (no second OPT when ours is added), and drops trailing bytes', () => {
+  const glue = a(40, '10.0.0.8', `g.${ZONE}`);
+  const inner = dpReply({ answers: [a(30)], additionals: [glue, opt(), a(20, '10.0.0.9', `x.${ZONE}`)] });
+  const tpl = template(inner);
+  const d = dnsPacket.decode(tpl.wire);
+  assert.deepEqual([d.answers?.length, (d.additionals ?? []).map((r) => r.name)], [1, [`g.${ZONE}`]]);
+  assert.deepEqual(ttlsAt(tpl.wire, tpl.ttlOffsets), [30, 40]);
+  const q = parseOk(dpQuery({ edns: {} }));
+  const out = dnsPacket.decode(renderReply(tpl, dpQuery({ edns: {} }), q, { ttl: 9, authoritative: false, limit: 4096 }));
+  assert.deepEqual((out.additionals ?? []).map((r) => r.type), ['A', 'OPT']);
+  const trailing = Buffer.concat([dpReply({ answers: [a(30)] }), Buffer.from([0xde, 0xad])]);
+  assert.equal(template(trailing).wire.length, trailing.length - 2);
 });
 
 test('renderReply: client ID and question case, TTLs patched in every section, AA, RD/CD from the client', () => {
@@ -411,7 +424,7 @@ const bigTxt = (): Buffer =>
     answers: Array.from({ length: 12 }, (_, i) => ({ type: 'TXT', name: NAME, ttl: 30, data: [`${i}`.padEnd(200, 'x')] }) as Answer),
   });
 
-test('renderReply: a reply larger than 512 for a client without EDNS is truncated: TC, question only, decodable', () => {
+test('renderReply: a reply larger than 512 for a client without EDNS is truncated: TC, the full reply\'s flags, whole records that fit', () => {
   const upstream = bigTxt();
   assert.ok(upstream.length > 2000);
   const tpl = template(upstream, parseOk(dpQuery({ qtype: 'TXT' })).questionEnd);
@@ -424,17 +437,103 @@ test('renderReply: a reply larger than 512 for a client without EDNS is truncate
   assert.equal(d.id, 77);
   assert.equal(d.flag_tc, true);
   assert.equal(d.flag_qr, true);
+  assert.equal(d.flag_aa, true, 'AA as on the full cache hit');
   assert.equal(d.flag_rd, true);
   assert.equal(d.flag_cd, true);
   assert.equal(d.flag_ra, true);
   assert.equal(d.questions![0].name, NAME.toUpperCase());
-  assert.equal(d.answers?.length ?? 0, 0);
+  // dns-packet does not compress: each TXT record is 33 (owner) + 10 + 201 bytes; after the 49-byte
+  // header + question one fits in 512, two do not.
+  assert.equal(d.answers?.length, 1);
+  assert.equal(out.length, 49 + 244);
+  assert.deepEqual(d.answers!.map((r) => ((r as { data: Buffer[] }).data)[0].toString().slice(0, 1)), ['0'], 'the first record');
+  assert.deepEqual(decodedTtls(out), [30]);
   assert.equal(d.additionals?.length ?? 0, 0);
   assert.equal((d as unknown as { rcode: string }).rcode, 'NOERROR');
   // Over TCP the same template is sent whole.
   const tcp = renderReply(tpl, clientMsg, q, { ttl: 30, authoritative: true, limit: clientLimit(q, true) });
   assert.equal(dnsPacket.decode(tcp).answers?.length, 12);
   assert.equal(dnsPacket.decode(tcp).flag_tc, false);
+});
+
+/**
+ * A headless service's reply as BIND sends it: n A records whose owner is a compression pointer to
+ * the question name (16 bytes each), AA set and RA clear like kube-dns (or `flags`).
+ */
+function headless(n: number, flags = dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED): Buffer {
+  const head = dpReply({ flags });
+  const records = Array.from({ length: n }, (_, i) => Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 1, i >> 8, i & 0xff]));
+  const out = Buffer.concat([head, ...records]);
+  out.writeUInt16BE(n, 6);
+  return out;
+}
+
+test('renderReply truncation as miekg/dns Msg.Truncate: as many whole A records as fit in 512, AA kept and RA clear (not a lame referral for glibc)', () => {
+  const tpl = template(headless(40));
+  const clientMsg = dpQuery({ id: 9 });
+  const q = parseOk(clientMsg);
+  const header = q.questionEnd; // 12 + name + 4
+  const expected = Math.floor((512 - header) / 16); // each A record: pointer 2 + fixed 10 + 4
+  for (const authoritative of [true, false]) {
+    const out = renderReply(tpl, clientMsg, q, { ttl: 7, authoritative, limit: 512 });
+    const d = dnsPacket.decode(out);
+    assert.equal(d.answers?.length, expected);
+    assert.equal(out.length, header + expected * 16);
+    assert.equal(out.readUInt16BE(6), expected, 'ANCOUNT');
+    assert.deepEqual([d.flag_tc, d.flag_aa, d.flag_ra, d.flag_rd], [true, true, false, true], `AA from ${authoritative ? 'the cache hit' : 'the upstream'}`);
+    assert.deepEqual(d.answers!.map((r) => (r as { data: string }).data), Array.from({ length: expected }, (_, i) => `10.1.0.${i}`));
+    assert.ok(decodedTtls(out).every((t) => t === 7));
+  }
+  // A reply with RA set (a recursive upstream) keeps RA; AA clear stays clear on a miss.
+  const recursive = template(headless(40, dnsPacket.RECURSION_AVAILABLE | dnsPacket.RECURSION_DESIRED));
+  const r = dnsPacket.decode(renderReply(recursive, clientMsg, q, { ttl: -1, authoritative: false, limit: 512 }));
+  assert.deepEqual([r.flag_tc, r.flag_aa, r.flag_ra, r.answers?.length], [true, false, true, expected]);
+});
+
+test('renderReply truncation keeps the client\'s OPT (budget reduced by it) and fills authority and additional only after every answer fits', () => {
+  const clientMsg = dpQuery({ edns: { payload: 512, do: true } });
+  const q = parseOk(clientMsg);
+  const tpl = template(headless(40));
+  const out = renderReply(tpl, clientMsg, q, { ttl: 5, authoritative: true, limit: clientLimit(q, false) });
+  assert.ok(out.length <= 512);
+  const d = dnsPacket.decode(out);
+  assert.equal(d.answers?.length, Math.floor((512 - 11 - q.questionEnd) / 16));
+  assert.deepEqual((d.additionals ?? []).map((r) => r.type), ['OPT']);
+  assert.equal(out.readUInt16BE(10), 1);
+  const o = d.additionals![0];
+  assert.ok(o.type === 'OPT' && o.flag_do === true);
+
+  // Answers first, then authority, then additional, each only after everything before it fits
+  // (dns-packet writes names uncompressed: A 47, NS 15 + 10 + 19, glue 19 + 10 + 4 bytes).
+  const ns = (i: number): Answer => ({ type: 'NS', name: ZONE, ttl: 60, data: `ns${i}.${ZONE}` });
+  const glue = (i: number): Answer => a(60, `10.2.0.${i}`, `ns${i}.${ZONE}`);
+  const mixed = template(dpReply({ answers: [a(30), a(30, '10.0.0.2'), a(30, '10.0.0.3'), a(30, '10.0.0.4'), a(30, '10.0.0.5'), a(30, '10.0.0.6')], authorities: [ns(1), ns(2)], additionals: [glue(1), glue(2), glue(3), glue(4), glue(5)] }));
+  const plain = dpQuery();
+  const qp = parseOk(plain);
+  const full = renderReply(mixed, plain, qp, { ttl: 5, authoritative: true, limit: 65535 });
+  const f = dnsPacket.decode(full);
+  assert.deepEqual([f.answers?.length, f.authorities?.length, f.additionals?.length, f.flag_tc, full.length], [6, 2, 5, false, 49 + 6 * 47 + 2 * 44 + 5 * 33]);
+  // 49 + 282 + 88 = 419 bytes; two glue records (66) fit in 512, the third does not.
+  const cut = renderReply(mixed, plain, qp, { ttl: 5, authoritative: true, limit: 512 });
+  const c = dnsPacket.decode(cut);
+  assert.deepEqual([c.flag_tc, c.answers?.length, c.authorities?.length, c.additionals?.length, cut.length], [true, 6, 2, 2, 485]);
+  assert.deepEqual([cut.readUInt16BE(6), cut.readUInt16BE(8), cut.readUInt16BE(10)], [6, 2, 2]);
+  assert.deepEqual((c.additionals ?? []).map((r) => r.name), [`ns1.${ZONE}`, `ns2.${ZONE}`]);
+  // With room for 4 answers only, nothing of authority and additional is carried (as Truncate).
+  const tight = dnsPacket.decode(renderReply(mixed, plain, qp, { ttl: 5, authoritative: true, limit: 49 + 4 * 47 + 46 }));
+  assert.deepEqual([tight.flag_tc, tight.answers?.length, tight.authorities?.length ?? 0, tight.additionals?.length ?? 0], [true, 4, 0, 0]);
+});
+
+test('renderReply truncation: a first record larger than the limit leaves header + question with TC (and the OPT)', () => {
+  const huge = template(dpReply({ qtype: 'TXT', answers: [{ type: 'TXT', name: NAME, ttl: 30, data: ['x'.repeat(255), 'y'.repeat(255)] } as Answer] }), parseOk(dpQuery({ qtype: 'TXT' })).questionEnd);
+  for (const edns of [undefined, { payload: 512 }]) {
+    const clientMsg = dpQuery({ qtype: 'TXT', edns });
+    const q = parseOk(clientMsg);
+    const out = renderReply(huge, clientMsg, q, { ttl: 5, authoritative: true, limit: clientLimit(q, false) });
+    const d = dnsPacket.decode(out);
+    assert.deepEqual([d.flag_tc, d.flag_aa, d.answers?.length ?? 0, out.readUInt16BE(6)], [true, true, 0, 0]);
+    assert.equal(out.length, q.questionEnd + (edns ? 11 : 0));
+  }
 });
 
 test('renderReply: EDNS clients are truncated at their advertised size, with OPT kept', () => {
@@ -491,6 +590,29 @@ for (const [rcode, rname] of Object.entries(RCODE_NAMES)) {
     }
   });
 }
+
+test('errorReply for a rejected query: FORMERR and NOTIMP carry one OPT when the query had one (RFC 6891 §7), DO echoed', () => {
+  const withOpt = dpQuery({ id: 0x0e0e, edns: { do: true } });
+  const twoOpts = Buffer.concat([withOpt, withOpt.subarray(withOpt.length - 11)]);
+  twoOpts.writeUInt16BE(2, 10);
+  const notify = Buffer.from(withOpt);
+  notify[2] = (notify[2] & ~0x78) | (4 << 3);
+  for (const [msg, rcode, rname] of [[twoOpts, RCODE.FORMERR, 'FORMERR'], [notify, RCODE.NOTIMP, 'NOTIMP']] as const) {
+    const r = parseQuery(msg);
+    assert.ok(!r.ok);
+    const out = errorReply(msg, rcode, r.problem === 'notimp' ? 12 : r.questionEnd, r);
+    const d = dnsPacket.decode(out) as ReturnType<typeof dnsPacket.decode> & { rcode: string };
+    assert.equal(d.rcode, rname);
+    const opts = (d.additionals ?? []).filter((x) => x.type === 'OPT');
+    assert.equal(opts.length, 1, `${rname}: one OPT`);
+    assert.ok(opts[0].type === 'OPT' && opts[0].flag_do === true);
+    assert.equal(out.readUInt16BE(10), 1);
+  }
+  // BADVERS: the upper rcode bits go into the OPT (RFC 6891 §6.1.3).
+  const q = parseOk(dpQuery({ edns: {} }));
+  const badvers = errorReply(dpQuery({ edns: {} }), RCODE.BADVERS, q.questionEnd, q);
+  assert.deepEqual([badvers[3] & 0x0f, badvers[q.questionEnd + 5]], [0, 1]);
+});
 
 test('errorReply without a readable question: header only, QDCOUNT 0', () => {
   const bare = Buffer.from(dpQuery({ id: 0x55aa }));

@@ -13,6 +13,7 @@ import { startHttpServer, type HttpServerHandle } from '../../src/metrics/http.j
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { DnsStats } from '../../src/metrics/dns-stats.js';
 import { SetupErrors } from '../../src/node/setup-errors.js';
+import { REUSE_PORT_SUPPORTED } from '../../src/util/features.js';
 
 interface Reply {
   status: number;
@@ -184,9 +185,24 @@ test('self-check failures are counted (nothing listening, then non-200)', async 
   checker.stop();
 });
 
-test('binding to a taken port rejects with EADDRINUSE', async () => {
-  const srv = await start({ health: new HealthState() });
-  await assert.rejects(startHttpServer({ host: '127.0.0.1', port: srv.address().port, routes: {} }), { code: 'EADDRINUSE' });
+test('binding to a port taken by a socket without SO_REUSEPORT rejects with EADDRINUSE', async (t) => {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.after(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+  const port = (holder.address() as net.AddressInfo).port;
+  await assert.rejects(
+    startHttpServer({ host: '127.0.0.1', port, routes: {} }).then((h) => (handles.push(h), h)),
+    { code: 'EADDRINUSE' },
+  );
+});
+
+test('with SO_REUSEPORT (Node >= 22.12) a second listener binds next to the first (surge rollouts)', async (t) => {
+  if (!REUSE_PORT_SUPPORTED) return t.skip(`Node ${process.versions.node} cannot set SO_REUSEPORT from JS`);
+  const first = await start({ health: new HealthState() });
+  const second = await startHttpServer({ host: '127.0.0.1', port: first.address().port, routes: { health: new HealthState() } });
+  handles.push(second);
+  assert.equal(second.address().port, first.address().port);
+  assert.deepEqual(await text(`${second.url}/health`), [200, 'OK']);
 });
 
 test('IPv6 literal hosts are accepted with or without brackets', async (t) => {

@@ -285,9 +285,18 @@ const EXPECTED: Record<string, [string, string[]]> = {
   coredns_proxy_conn_cache_misses_total: ['counter', ['proto', 'proxy_name', 'to']],
   coredns_forward_healthcheck_broken_total: ['counter', []],
   coredns_forward_max_concurrent_rejects_total: ['counter', []],
+  // CoreDNS 1.8-1.10 per-upstream names (node-cache 1.22-era dashboards, coredns-mixin alerts)
+  coredns_forward_requests_total: ['counter', ['to']],
+  coredns_forward_responses_total: ['counter', ['rcode', 'to']],
+  coredns_forward_request_duration_seconds: ['histogram', ['rcode', 'to']],
+  coredns_forward_healthcheck_failures_total: ['counter', ['to']],
+  coredns_forward_conn_cache_hits_total: ['counter', ['proto', 'to']],
+  coredns_forward_conn_cache_misses_total: ['counter', ['proto', 'to']],
   // ours (not CoreDNS): packets CoreDNS would never see, and kernel UDP drops
   nodelocaldns_malformed_queries_total: ['counter', ['reason']],
   nodelocaldns_udp_receive_buffer_errors_total: ['counter', []],
+  nodelocaldns_udp_send_errors_total: ['counter', []],
+  nodelocaldns_tcp_connections_closed_total: ['counter', ['reason']],
 };
 
 // Label-less families CoreDNS registers at start, plus node-cache's pre-created series.
@@ -301,6 +310,8 @@ const ALWAYS = [
   'coredns_forward_healthcheck_broken_total',
   'coredns_forward_max_concurrent_rejects_total',
   'nodelocaldns_malformed_queries_total',
+  'nodelocaldns_udp_send_errors_total',
+  'nodelocaldns_tcp_connections_closed_total',
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -417,6 +428,23 @@ test('coredns_proxy_* and coredns_forward_* values', async () => {
   assert.equal(find(parsed.get('coredns_proxy_healthcheck_failures_total'), { to: UP, proxy_name: 'forward' }).value, '1');
   assert.equal(parsed.get('coredns_forward_max_concurrent_rejects_total')!.metrics[0].value, '3');
   assert.equal(parsed.get('coredns_forward_healthcheck_broken_total')!.metrics[0].value, '1');
+});
+
+test('pre-1.11 coredns_forward_* per-upstream series carry the same numbers as coredns_proxy_*', async () => {
+  const text = await scrape(filledFixture().sources);
+  const parsed = byName(parseProm(text));
+  // Fixture: two NOERROR replies (0.3 ms) and one SERVFAIL (2.5 s) from UP.
+  assert.equal(find(parsed.get('coredns_forward_requests_total'), { to: UP }).value, '3');
+  assert.equal(find(parsed.get('coredns_forward_responses_total'), { to: UP, rcode: 'NOERROR' }).value, '2');
+  assert.equal(find(parsed.get('coredns_forward_responses_total'), { to: UP, rcode: 'SERVFAIL' }).value, '1');
+  assert.equal(find(parsed.get('coredns_forward_healthcheck_failures_total'), { to: UP }).value, '1');
+  assert.equal(find(parsed.get('coredns_forward_conn_cache_hits_total'), { to: UP, proto: 'tcp' }).value, '5');
+  assert.equal(find(parsed.get('coredns_forward_conn_cache_misses_total'), { to: UP, proto: 'tcp' }).value, '2');
+  const strict = strictRead(text);
+  const legacy = strict.get('coredns_forward_request_duration_seconds')!.lines;
+  const proxy = strict.get('coredns_proxy_request_duration_seconds')!.lines;
+  const strip = (lines: Line[]) => lines.map((l) => `${l.name.replace(/^coredns_\w+?_request/, '')}${JSON.stringify(l.labels.filter(([k]) => k !== 'proxy_name'))} ${l.value}`);
+  assert.deepEqual(strip(legacy), strip(proxy), 'same buckets, sums and counts');
 });
 
 test('node-cache setup errors: all five series at 0 from start, then counted', async () => {

@@ -7,6 +7,7 @@ import { CACHE_DENIAL, CACHE_SUCCESS } from '../../src/cache/stats.js';
 import type { CacheConfig, PrefetchConfig, ServeStaleConfig } from '../../src/config/types.js';
 import type { ReplyTemplate } from '../../src/dns/reply.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { LRUCache } from 'lru-cache';
 
 function config(o: { capacity?: number; denialCapacity?: number; prefetch?: PrefetchConfig; serveStale?: ServeStaleConfig } = {}): CacheConfig {
   return {
@@ -79,6 +80,17 @@ test('serve_stale: past expiry the entry is STALE with TTL 0 within the window, 
   clock.advance(1);
   assert.equal(cache.lookup('k'), undefined, 'window over');
   assert.equal(cache.peek('k'), undefined);
+});
+
+test('serve_stale verify: an expired entry is a miss (the upstream is asked first) but stays for the fallback', () => {
+  const { cache, clock } = make({ serveStale: { durationMs: 10_000, mode: 'verify' } });
+  cache.insert('k', tpl(), CACHE_SUCCESS, 30);
+  clock.advance(30_000);
+  assert.equal(cache.lookup('k'), undefined, 'verify: no stale hit');
+  assert.equal(cache.stats.misses, 1);
+  assert.ok(cache.staleFallback('k'), 'the entry is there for a failed refresh');
+  clock.advance(10_000);
+  assert.equal(cache.staleFallback('k'), undefined, 'window over');
 });
 
 test('serve_stale: a fresh insert replaces a stale entry', () => {
@@ -226,4 +238,102 @@ test('peek touches neither counters nor recency', () => {
   assert.equal(cache.peek('a'), undefined, 'a was still the least recently used');
   assert.equal(cache.stats.requests, 0);
   assert.equal(cache.stats.hits[CACHE_SUCCESS] + cache.stats.misses, 0);
+});
+
+// ---------------------------------------------------------------------------
+// Flood resistance (segmented LRU + remembered keys)
+// ---------------------------------------------------------------------------
+
+/**
+ * A working set of names pods use (each cached, then hit twice), then a random-subdomain flood of
+ * `floodFactor` x capacity one-shot names (each a miss, then stored, as the pipeline does), with
+ * one working-set lookup after every `every` flood names (a miss is stored again, as a forwarded
+ * answer would be). Returns the working set's hit ratio during the flood and in one pass after it.
+ */
+function floodReplay(store: { lookup(key: string): boolean; insert(key: string): void }, workingSet: number, floodNames: number, every: number): { during: number; after: number } {
+  for (let i = 0; i < workingSet; i++) store.insert(`w${i}`);
+  for (let round = 0; round < 2; round++) for (let i = 0; i < workingSet; i++) store.lookup(`w${i}`);
+  let hits = 0;
+  let asked = 0;
+  for (let i = 0; i < floodNames; i++) {
+    if (!store.lookup(`flood${i}`)) store.insert(`flood${i}`);
+    if (i % every === 0) {
+      const key = `w${asked++ % workingSet}`;
+      if (store.lookup(key)) hits++;
+      else store.insert(key);
+    }
+  }
+  let after = 0;
+  for (let i = 0; i < workingSet; i++) if (store.lookup(`w${i}`)) after++;
+  return { during: hits / asked, after: after / workingSet };
+}
+
+test('a flood of 10x capacity one-shot names leaves the working set cached (plain LRU loses it)', (t) => {
+  const capacity = 1000;
+  const workingSet = 400;
+  const { cache } = make({ capacity });
+  const segmented = floodReplay(
+    { lookup: (k) => cache.lookup(k) !== undefined, insert: (k) => void cache.insert(k, tpl(), CACHE_SUCCESS, 3600) },
+    workingSet,
+    10 * capacity,
+    20,
+  );
+  // The same sequence against one plain lru-cache of the same capacity (the previous store).
+  const plain = new LRUCache<string, true>({ max: capacity });
+  const lru = floodReplay({ lookup: (k) => plain.get(k) !== undefined, insert: (k) => void plain.set(k, true) }, workingSet, 10 * capacity, 20);
+  t.diagnostic(`working-set hit ratio during/after the flood: segmented ${segmented.during}/${segmented.after}, plain LRU ${lru.during.toFixed(3)}/${lru.after}`);
+  assert.equal(segmented.during, 1, 'every working-set lookup during the flood was a hit');
+  assert.equal(segmented.after, 1);
+  assert.ok(lru.during < 0.2 && lru.after < 0.2, 'the plain LRU lost the working set (the measurement is meaningful)');
+  assert.equal(cache.size.success, capacity, 'capacity is the total of both segments');
+  assert.equal(cache.stats.evictions[CACHE_SUCCESS], workingSet + 10 * capacity - capacity);
+  assert.deepEqual(cache.segments.success, { probation: capacity - workingSet, protected: workingSet });
+});
+
+test('seenBefore: present entries and used entries that left; one-shot names are forgotten', () => {
+  const { cache, clock } = make({ capacity: 4 });
+  cache.insert('used', tpl(), CACHE_SUCCESS, 10);
+  cache.insert('once', tpl(), CACHE_SUCCESS, 10);
+  assert.ok(cache.seenBefore('used') && cache.seenBefore('once'), 'present');
+  assert.ok(cache.lookup('used'));
+  clock.advance(10_000);
+  assert.equal(cache.lookup('used'), undefined, 'expired');
+  assert.equal(cache.lookup('once'), undefined, 'expired');
+  assert.equal(cache.seenBefore('used'), true, 'a used entry is remembered after it expired');
+  assert.equal(cache.seenBefore('once'), false, 'an entry nobody hit is not');
+  assert.equal(cache.seenBefore('never'), false);
+  // Back from upstream: a remembered key enters the protected segment directly.
+  cache.insert('used', tpl(), CACHE_SUCCESS, 10);
+  assert.deepEqual(cache.segments.success, { probation: 0, protected: 1 });
+  for (let i = 0; i < 10; i++) cache.insert(`flood${i}`, tpl(), CACHE_SUCCESS, 10);
+  assert.ok(cache.peek('used'), 'survived a flood of more than the capacity');
+  // Evicted while used (demoted, then pushed out): remembered too.
+  const small = make({ capacity: 2 }).cache;
+  small.insert('a', tpl(), CACHE_SUCCESS, 60);
+  small.lookup('a');
+  small.insert('b', tpl(), CACHE_SUCCESS, 60);
+  small.lookup('b'); // protected holds 1: a is demoted to probation
+  small.insert('c', tpl(), CACHE_SUCCESS, 60);
+  assert.equal(small.peek('a'), undefined);
+  assert.equal(small.seenBefore('a'), true);
+  assert.equal(small.stats.evictions[CACHE_SUCCESS], 1);
+  small.clear();
+  assert.equal(small.seenBefore('a'), false, 'clear() forgets everything');
+});
+
+test('a refreshed entry keeps its segment and its used mark; entries() lists both stores', () => {
+  const { cache } = make({ capacity: 3 });
+  cache.insert('k', tpl(), CACHE_SUCCESS, 60);
+  cache.lookup('k');
+  const refreshed = cache.insert('k', tpl(), CACHE_SUCCESS, 60);
+  assert.equal(refreshed.used, true);
+  assert.deepEqual(cache.segments.success, { probation: 0, protected: 1 });
+  cache.insert('nx', tpl(), CACHE_DENIAL, 5);
+  assert.deepEqual(
+    [...cache.entries()].map(([key, e]) => [key, e.store]),
+    [
+      ['k', CACHE_SUCCESS],
+      ['nx', CACHE_DENIAL],
+    ],
+  );
 });
