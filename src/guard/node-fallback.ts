@@ -91,26 +91,27 @@ export class NodeFallback {
 
   /**
    * Step 2 of takeOver, once the relay listens (`relaying`): divert the node's DNS from the daemon,
-   * what pods need first: the guard's DNAT rules, then the raw PREROUTING NOTRACK rules go (pods'
-   * lookups become conntracked, so the guard's and kube-proxy's DNAT apply), then the ClusterIP
-   * addresses, then the daemon's other rules, then a pass for duplicates. Each iptables command
-   * costs tens of ms, so the order decides how long pods wait.
+   * what pods need first: the guard's PREROUTING DNAT rules, then the raw PREROUTING NOTRACK rules
+   * go (pods' lookups become conntracked, so the guard's and kube-proxy's DNAT apply), then the
+   * ClusterIP addresses, then the node's own path and the daemon's other rules, then a pass for
+   * duplicates. Each iptables command costs tens of ms, so the order decides how long pods wait.
    */
   async divert(relaying: boolean): Promise<string[]> {
     const errors: string[] = [];
     const opts = this.iptablesOpts();
-    if (relaying && this.relayIps.length > 0) {
-      const rules = guardRules(this.relayIps, this.node.dnsPort, this.config.relayPort);
-      errors.push(...(await ensureRules(rules, opts)).errors);
-    }
+    const relayRules = relaying ? guardRules(this.relayIps, this.node.dnsPort, this.config.relayPort) : [];
+    const fromPods = (r: IptablesRule) => r.chain === 'PREROUTING';
+    errors.push(...(await ensureRules(relayRules.filter(fromPods), opts)).errors);
     const daemonRules = this.node.setupIptables ? this.daemonRules() : [];
-    const podsFirst = daemonRules.filter((r) => r.table === 'raw' && r.chain === 'PREROUTING');
+    const podsFirst = daemonRules.filter((r) => r.table === 'raw' && fromPods(r));
     errors.push(...(await deleteRulesOnce(podsFirst, opts)).errors);
     if (this.node.setupInterface && this.serviceIps.length > 0) {
       // On the daemon's link, or on lo when the kernel had no dummy link type; absent is no error.
       errors.push(...(await removeAddresses(this.node.interfaceName, this.serviceIps, this.interfaceOpts())));
       errors.push(...(await removeAddresses('lo', this.serviceIps, this.interfaceOpts())));
     }
+    // Then the node's own lookups (OUTPUT), the daemon's remaining rules, and duplicates.
+    errors.push(...(await ensureRules(relayRules.filter((r) => !fromPods(r)), opts)).errors);
     errors.push(...(await deleteRulesOnce(daemonRules.filter((r) => !podsFirst.includes(r)), opts)).errors);
     errors.push(...(await removeRules(daemonRules, opts)).errors);
     return errors;
