@@ -10,7 +10,7 @@ import type { NameMatch, RewriteRuleConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { HEADER_SIZE, TYPE } from '../dns/constants.js';
 import { goRegExp } from './common.js';
-import { classFromName, typeFromName } from './rr-text.js';
+import { parseClass, parseType } from '../dns/qtypes.js';
 import { decodeMessage, encodeMessage, nameToWire, type Record } from './message.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ export function validateRewriteRule(r: RawRewriteRule): { config: RewriteRuleCon
     }
     case 'type':
     case 'class': {
-      const lookup = r.field === 'type' ? typeFromName : classFromName;
+      const lookup = r.field === 'type' ? parseType : parseClass;
       const from = lookup(r.from);
       const to = lookup(r.to);
       if (from === undefined) return { field: 'from', error: `must be a ${r.field} name, got ${JSON.stringify(r.from)}` };
