@@ -38,9 +38,9 @@ export function readIdServerReply(reply: Buffer, id: number): string | null {
   return reply.subarray(pos + 11, pos + 11 + length).toString('utf8');
 }
 
-/** True for an id the daemon of this node writes, other than the guard's own. */
+/** True for an id the daemon of this node writes (any worker thread's), other than the guard's own. */
 export function isDaemonInstance(text: string, ownId = INSTANCE_ID, host = hostname()): boolean {
-  return text !== ownId && text.startsWith(`${host}/`);
+  return text !== ownId && !text.startsWith(`${ownId}/w`) && text.startsWith(`${host}/`);
 }
 
 /** One probe of `ip:port`; resolves within `timeoutMs`, never rejects. */

@@ -6,7 +6,7 @@ import { GuardStateMachine, type GuardState } from '../../src/guard/state-machin
 import { parseGuardArgs, GUARD_DEFAULTS } from '../../src/guard/run.js';
 import { guardRules, splitLocalIps } from '../../src/guard/node-fallback.js';
 import { isDaemonInstance, readIdServerReply } from '../../src/guard/probe.js';
-import { chaosReply } from '../../src/server/chaos.js';
+import { chaosReply, INSTANCE_ID } from '../../src/server/chaos.js';
 import { parseQuery } from '../../src/dns/query.js';
 import { buildQuery } from '../../src/dns/reply.js';
 
@@ -108,11 +108,14 @@ test('probe replies: the daemon\'s id counts, the guard\'s own relay and foreign
   query.writeUInt16BE(3, query.length - 2);
   const parsed = parseQuery(query);
   assert.ok(parsed.ok);
-  const reply = chaosReply(query, parsed.query, 'node-a/123/abcd');
-  assert.equal(readIdServerReply(reply, 4242), 'node-a/123/abcd');
+  const reply = chaosReply(query, parsed.query);
+  assert.equal(readIdServerReply(reply, 4242), INSTANCE_ID);
   assert.equal(readIdServerReply(reply, 4243), null);
   assert.equal(readIdServerReply(reply.subarray(0, reply.length - 3), 4242), null);
+  assert.ok(!isDaemonInstance(INSTANCE_ID), 'the guard\'s own relay is not the daemon');
   assert.ok(isDaemonInstance('node-a/123/abcd', 'node-a/999/ffff', 'node-a'));
+  assert.ok(isDaemonInstance('node-a/123/abcd/w1', 'node-a/999/ffff', 'node-a'), 'a worker thread of the daemon');
   assert.ok(!isDaemonInstance('node-a/999/ffff', 'node-a/999/ffff', 'node-a'));
+  assert.ok(!isDaemonInstance('node-a/999/ffff/w2', 'node-a/999/ffff', 'node-a'));
   assert.ok(!isDaemonInstance('kubedns-1', 'node-a/999/ffff', 'node-a'));
 });
