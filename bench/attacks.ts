@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startUpstream, type Upstream } from '../test/harness/upstream.js';
 import { fixtures } from '../test/harness/zone.js';
@@ -38,6 +39,9 @@ const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 interface Context {
   upstream: Upstream;
   tmp: string;
+  /** taskset CPU lists: the server alone on one core, clients and BIND on the other (undefined = no pinning). */
+  serverCpu?: string;
+  clientCpu?: string;
 }
 
 /** One row of an attack's table: the server's figures, as cells keyed by column. */
@@ -54,7 +58,7 @@ interface Attack {
 
 /** Starts a fresh server for one attack, warms the legitimate names into its cache, always stops it. */
 async function withServer<T>(spec: AttackServerSpec, ctx: Context, cache: CorefileOptions, fn: (s: AttackServer, server: DnsServer) => Promise<T>): Promise<T> {
-  const s = await startAttackServer(spec, { ...cache, upstream: ctx.upstream.address, tmp: ctx.tmp });
+  const s = await startAttackServer(spec, { ...cache, upstream: ctx.upstream.address, tmp: ctx.tmp, cpu: ctx.serverCpu });
   try {
     const server = { host: '127.0.0.1', port: s.port };
     for (const n of LEGIT) await queryUdp(server, n.name, 'A', { timeoutMs: 2000 });
@@ -189,6 +193,8 @@ const idle = connectionHog({
 const FLOOD_QPS = 30_000;
 const FLOOD_S = 10;
 const BLACKHOLE_AFTER_MS = 2000;
+/** Each cached name is asked once a second: between two asks the flood inserts more names than the cache holds. */
+const WORKING_SET_EVERY_MS = 1000;
 const floodVariants = [
   { name: 'upstream healthy', blackhole: false, serveStale: false },
   { name: 'upstream black-holed, serve_stale 1h', blackhole: true, serveStale: true },
@@ -209,7 +215,7 @@ function workingSetCells(w: WorkingSetStats): Row {
 const subdomainFlood: Attack = {
   id: 'flood',
   title: '5. Random-subdomain flood',
-  how: `dnsperf sends ${FLOOD_QPS.toLocaleString('en-US')} qps open-loop for ${FLOOD_S} s, every query a new name under the wildcard \`*.${fixtures.wildcard.suffix}\` (so every one is a miss). The ${LEGIT.length} previously cached names (a pod's working set) are asked in rounds every 250 ms over UDP (2 s timeout). \`success 9984 5\` so they expire during the flood and need the upstream again. Black hole: BIND is SIGSTOPped ${BLACKHOLE_AFTER_MS / 1000} s into the flood until its end. "stale" = NOERROR with TTL 0.`,
+  how: `dnsperf sends ${FLOOD_QPS.toLocaleString('en-US')} qps open-loop for ${FLOOD_S} s, every query a new name under the wildcard \`*.${fixtures.wildcard.suffix}\` (so every one is a miss). The ${LEGIT.length} previously cached names (a pod's working set) are asked in rounds once a second over UDP (2 s timeout): between two asks the flood brings more new names than the cache holds (9,984), and \`success 9984 5\` makes them expire during the flood, so they need the upstream again. Black hole: BIND is SIGSTOPped ${BLACKHOLE_AFTER_MS / 1000} s into the flood until its end. "stale" = NOERROR with TTL 0.`,
   columns: ['variant', 'alive after', 'RSS MiB (start → peak)', 'flood answered', 'cached names asked', 'answered', 'stale', 'REFUSED / SERVFAIL / lost', 'latency ms (median / p99)'],
   async run(spec, ctx) {
     const rows: Row[] = [];
@@ -226,8 +232,8 @@ const subdomainFlood: Attack = {
             const started = performance.now();
             if (v.blackhole) timer = setTimeout(() => ctx.upstream.pause(), BLACKHOLE_AFTER_MS);
             const [flood, legit] = await Promise.all([
-              runDnsperf({ port: s.port, dataFile: data, seconds: FLOOD_S, maxRuns: 1, rate: FLOOD_QPS, clients: 4, outstanding: 20_000, timeoutS: 2 }),
-              askWorkingSet(server, LEGIT, { untilMs: started + FLOOD_S * 1000, everyMs: 250, timeoutMs: 2000, maxRounds: 100 }),
+              runDnsperf({ cpu: ctx.clientCpu, port: s.port, dataFile: data, seconds: FLOOD_S, maxRuns: 1, rate: FLOOD_QPS, clients: 4, outstanding: 20_000, timeoutS: 2 }),
+              askWorkingSet(server, LEGIT, { untilMs: started + FLOOD_S * 1000, everyMs: WORKING_SET_EVERY_MS, timeoutMs: 2000, maxRounds: 100 }),
             ]);
             return { variant: v.name, 'alive after': alive(s), 'RSS MiB (start → peak)': rss(before, s), 'flood answered': `${pct(flood.completed, flood.sent)} of ${flood.sent.toLocaleString('en-US')}`, ...workingSetCells(legit) };
           }),
@@ -257,9 +263,9 @@ const overload: Attack = {
     const data = writeDataFile(path.join(ctx.tmp, 'cached.txt'), LEGIT.map((n) => n.name));
     return withServer(spec, ctx, DEFAULT_CACHE, async (s) => {
       const before = s.memory().rssMiB;
-      const cap = await runDnsperf({ port: s.port, dataFile: data, seconds: 4, maxRuns: 1_000_000, clients: 4, outstanding: 200, timeoutS: 2 });
+      const cap = await runDnsperf({ cpu: ctx.clientCpu, port: s.port, dataFile: data, seconds: 4, maxRuns: 1_000_000, clients: 4, outstanding: 200, timeoutS: 2 });
       const offered = Math.round(cap.qps * OVERLOAD_FACTOR);
-      const r: DnsperfResult = await runDnsperf({ port: s.port, dataFile: data, seconds: OVERLOAD_S, maxRuns: 1_000_000, rate: offered, clients: 8, outstanding: 40_000, timeoutS: 2, percentiles: true, verboseFile: path.join(ctx.tmp, 'dnsperf-v.txt') });
+      const r: DnsperfResult = await runDnsperf({ cpu: ctx.clientCpu, port: s.port, dataFile: data, seconds: OVERLOAD_S, maxRuns: 1_000_000, rate: offered, clients: 8, outstanding: 40_000, timeoutS: 2, percentiles: true, verboseFile: path.join(ctx.tmp, 'dnsperf-v.txt') });
       return [
         {
           'alive after': alive(s),
@@ -293,7 +299,9 @@ async function main(): Promise<void> {
   if (fds < 8_000) throw new Error(`descriptor limit ${fds}: the connection attacks need about 5,000`);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'nld-attacks-'));
   const upstream = await startUpstream({ kind: 'bind', queryLog: false });
-  const ctx: Context = { upstream, tmp };
+  const pin = os.cpus().length >= 2 && process.env.ATTACKS_PIN !== '0';
+  const ctx: Context = { upstream, tmp, serverCpu: pin ? '0' : undefined, clientCpu: pin ? '1' : undefined };
+  if (pin) for (const pid of [process.pid, upstream.pid!]) spawnSync('taskset', ['-a', '-cp', '1', String(pid)]);
   const started = Date.now();
   try {
     const specs = [currentSpec()];
@@ -326,6 +334,7 @@ async function main(): Promise<void> {
       sections.push(section);
     }
 
+    const pinning = pin ? 'each server pinned to CPU 0 (taskset; node-cache therefore runs with GOMAXPROCS 1, like our one event loop), this script, dnsperf and BIND to CPU 1' : 'no CPU pinning';
     const runtimes = specs.map((s) => `- **${s.label}**: ${s.runtime}`).join('\n');
     const report = `# Attacks on a node's DNS (issue 10): before, now, node-cache
 
@@ -334,7 +343,7 @@ ${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)}
 Every server reads the same Corefile (the nodelocaldns \`cluster.local\` block: \`cache { success 9984 30; denial 9984 5 }\`, \`forward . <BIND> { force_tcp }\`, prometheus, health) through node-cache's own flags (\`-localip 127.0.0.1 -conf ... -setupinterface=false -setupiptables=false -skipteardown\`), with \`prlimit --nofile=16384\`, and forwards to one BIND9 on 127.0.0.1. Each attack starts a fresh server, caches ${LEGIT.length} service names, then attacks; "RSS start → peak" is VmRSS before the attack and VmHWM after it. Legitimate TCP lookups open a new connection each, as a stub resolver retrying after TC does; "refused" = reset or closed before the answer, "lost" = no answer within the timeout.
 
 ${runtimes}
-- client: ${process.version} (this script), dnsperf, python3 raw socket
+- client: ${process.version} (this script), dnsperf, python3 raw socket; ${pinning}
 
 ${sections.join('\n')}`;
     mkdirSync(path.dirname(OUT), { recursive: true });

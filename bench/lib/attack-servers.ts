@@ -72,7 +72,11 @@ function statusMiB(pid: number, field: string): number {
   }
 }
 
-export async function startAttackServer(spec: AttackServerSpec, o: CorefileOptions & { upstream: string; tmp: string }): Promise<AttackServer> {
+/**
+ * `cpu`: taskset CPU list for the server (one core each, as bench/run.ts does: node-cache's Go
+ * runtime then runs with GOMAXPROCS 1, like our single event loop); undefined = not pinned.
+ */
+export async function startAttackServer(spec: AttackServerSpec, o: CorefileOptions & { upstream: string; tmp: string; cpu?: string }): Promise<AttackServer> {
   const [port, metricsPort, healthPort, nodeMetricsPort, nodeHealthPort] = [await pickFreePort(), await pickFreePort(), await pickFreePort(), await pickFreePort(), await pickFreePort()];
   const dir = mkdtempSync(path.join(o.tmp, `${spec.id}-`));
   const conf = path.join(dir, 'Corefile');
@@ -80,7 +84,8 @@ export async function startAttackServer(spec: AttackServerSpec, o: CorefileOptio
   // node-cache's own flags; the base Corefile is the same file (no __PILLAR__ to fill).
   const flags = ['-localip', '127.0.0.1', '-conf', conf, '-basecorefile', conf, '-setupinterface=false', '-setupiptables=false', '-skipteardown', '-health-port', String(nodeHealthPort), '-metrics-listen-address', `127.0.0.1:${nodeMetricsPort}`];
   const [cmd, args] = spec.command(flags);
-  const proc = startProcess(spec.id, 'prlimit', [`--nofile=${SERVER_NOFILE}:${SERVER_NOFILE}`, '--', cmd, ...args], { cwd: dir, env: spec.env });
+  const pinned = o.cpu === undefined ? [cmd, ...args] : ['taskset', '-c', o.cpu, cmd, ...args];
+  const proc = startProcess(spec.id, 'prlimit', [`--nofile=${SERVER_NOFILE}:${SERVER_NOFILE}`, '--', ...pinned], { cwd: dir, env: spec.env });
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
     await waitAnswering(port, PROBE, 20_000, () => proc.running);
@@ -89,7 +94,7 @@ export async function startAttackServer(spec: AttackServerSpec, o: CorefileOptio
     cleanup();
     throw new Error(`${spec.id} did not start: ${(err as Error).message}\n$ ${cmd} ${args.join(' ')}\n${proc.output().slice(-2000)}`);
   }
-  const pid = proc.pid; // prlimit execs the server: same pid
+  const pid = proc.pid; // prlimit and taskset exec the server: same pid
   return {
     spec,
     port,
@@ -163,7 +168,7 @@ export function nodeCacheSpec(): AttackServerSpec | undefined {
   return {
     id: 'node-cache',
     label: 'node-cache',
-    runtime: `${path.basename(bin)} (${version}), GOMAXPROCS default`,
+    runtime: `${path.basename(bin)} (${version}), its own runtime`,
     command: (flags) => [bin, flags],
     env: process.env,
   };
