@@ -62,6 +62,8 @@ export class WorkerPool {
   private stopping = false;
   private requestId = 0;
   reloadFailures = 0;
+  /** Worker threads started to replace one that exited. */
+  restarts = 0;
 
   constructor(options: WorkerPoolOptions) {
     this.logger = options.logger;
@@ -104,6 +106,7 @@ export class WorkerPool {
       this.stats.retire(thread.threadId);
       if (this.threads.get(index) !== worker || this.stopping) return;
       this.threads.delete(index);
+      this.restarts++;
       this.logger.error({ worker: index, code }, 'worker thread exited; starting a new one');
       if (this.current) this.startThread(index, this.current).catch((err) => this.logger.error({ worker: index, err: (err as Error).message }, 'worker restart failed'));
     });
