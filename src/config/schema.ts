@@ -5,11 +5,11 @@ import { z } from 'zod';
 import type { Config, ForwardConfig, CacheConfig, ServerBlockConfig, UpstreamAddress, PluginsConfig } from './types.js';
 import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './values.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
-import { templateSchema, validateTemplate } from '../plugins/template.js';
-import { hostsSchema } from '../plugins/hosts.js';
-import { rewriteRuleSchema, validateRewriteRule } from '../plugins/rewrite.js';
+import { validateTemplate } from '../plugins/template.js';
+import { validateRewriteRule } from '../plugins/rewrite.js';
+import { dns64Schema, hostsSchema, rewriteRuleSchema, templateSchema } from './plugin-schemas.js';
 import { MAX_BUFSIZE, MIN_BUFSIZE } from '../plugins/bufsize.js';
-import { dns64Schema, validateDns64 } from '../plugins/dns64.js';
+import { validateDns64 } from '../plugins/dns64.js';
 import { DEFAULT_PPROF_ADDRESS } from '../plugins/pprof.js';
 import { DEFAULT_SERVICE } from '../plugins/trace.js';
 

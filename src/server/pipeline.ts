@@ -121,7 +121,7 @@ export class QueryPipeline {
         return;
       }
     }
-    if ((!block.forwarder || this.isExcepted(route, query)) && !block.plugins?.answersLocally) {
+    if (!block.forwards(query.key) && !block.plugins?.answersLocally) {
       const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
       const reply = whoami
         ? renderReply(whoami, msg, query, { ttl: -1, authoritative: true, limit: clientLimit(query, channel.tcp) })
@@ -171,13 +171,6 @@ export class QueryPipeline {
     const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
     this.errors.report(route.zone, rcode, keyToName(query.key), query.qtype, outcome.detail);
     this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
-  }
-
-  private isExcepted(route: Route, query: ParsedQuery): boolean {
-    const except = route.block.forwarder?.config.except;
-    if (!except || except.length === 0) return false;
-    const name = keyToName(query.key);
-    return except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
   }
 
   private reply<P>(reply: Buffer, stats: ZoneStats, proto: number, plugin: number, started: number, channel: ReplyChannel<P>, peer: P, route?: Route, query?: ParsedQuery, requestSize = 0): void {

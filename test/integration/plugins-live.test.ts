@@ -113,6 +113,24 @@ test('hosts: inline and file entries, PTR generated, AAAA of a known name is NOD
   await waitFor(async () => answerData((await queryUdp(d.server, 'added.hosts.test', 'A')).packet, 'A')[0] === '10.9.9.3', 5000, 'the hosts file reloaded');
 });
 
+test('hosts with forward except: hosts still answers an excepted name it knows; others stay REFUSED', async () => {
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    hosts {
+      10.9.9.7 known.private.cluster.local
+      fallthrough
+    }
+    forward . ${upstream.address} {
+      except private.cluster.local
+    }
+  }`);
+  assert.deepEqual(answerData((await queryUdp(d.server, 'known.private.cluster.local', 'A')).packet, 'A'), ['10.9.9.7']);
+  assert.equal((await queryUdp(d.server, 'other.private.cluster.local', 'A')).packet.rcode, 'REFUSED');
+  assert.equal(await upstream.queryCount({ name: 'other.private.cluster.local' }), 0);
+  const s = fixtures.services[30];
+  assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'A')).packet, 'A'), [s.ipv4]);
+});
+
 test('hosts without fallthrough: an unknown name in its zones is SERVFAIL, as in CoreDNS', async () => {
   const d = await serve(`hosts.test:0 {
     bind 127.0.0.1
