@@ -104,7 +104,6 @@ test('a block without plugins has plugins: null (the query path checks only that
 const ignored: { name: string; body: string; plugin: string; reason: RegExp; line?: number }[] = [
   { name: 'debug', body: 'debug', plugin: 'debug', reason: /panic recovery/ },
   { name: 'dnstap', body: 'dnstap /var/run/tap.sock full', plugin: 'dnstap', reason: /no dnstap output/ },
-  { name: 'timeouts read', body: 'timeouts {\n  read 10s\n}', plugin: 'timeouts', reason: /read/, line: 3 },
   { name: 'loadbalance weighted', body: 'loadbalance weighted /etc/weights', plugin: 'loadbalance', reason: /weighted/ },
   { name: 'rewrite edns0', body: 'rewrite edns0 local set 0xffee abcd', plugin: 'rewrite', reason: /EDNS0/ },
   { name: 'template with expr', body: 'template IN A {\n  expr incidr(client_ip(), "10.0.0.0/8")\n}', plugin: 'template', reason: /expr/ },
@@ -122,10 +121,12 @@ for (const row of ignored) {
   });
 }
 
-test('metadata is accepted silently; timeouts idle sets the TCP idle timeout', () => {
-  const config = load(block('metadata\ntimeouts {\n  idle 30s\n}'));
+test('metadata is accepted silently; timeouts sets the TCP read, write and idle timeouts', () => {
+  const config = load(block('metadata\ntimeouts {\n  read 10s\n  write 20s\n  idle 1m\n}'));
   assert.deepEqual(config.ignored, []);
-  assert.equal(config.tcp.idleTimeoutMs, 30_000);
+  assert.deepEqual([config.tcp.readTimeoutMs, config.tcp.writeTimeoutMs, config.tcp.idleTimeoutMs], [10_000, 20_000, 60_000]);
+  const partial = load(block('timeouts {\n  idle 30s\n}'));
+  assert.deepEqual([partial.tcp.readTimeoutMs, partial.tcp.writeTimeoutMs, partial.tcp.idleTimeoutMs], [3000, 5000, 30_000]);
 });
 
 test('pprof and trace are process-wide; blocks must agree', () => {
