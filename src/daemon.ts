@@ -292,6 +292,7 @@ function pluginNames(block: ServerBlockConfig): string[] {
     if (p.bufsize !== null) names.push('bufsize');
     if (p.loadbalance) names.push('loadbalance');
     if (p.whoami) names.push('whoami');
+    if (p.dns64) names.push('dns64');
   }
   return names;
 }

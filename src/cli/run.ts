@@ -13,9 +13,7 @@ import { DnsStats } from '../metrics/dns-stats.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { HealthState } from '../health/health.js';
 import { SetupErrors } from '../node/setup-errors.js';
-import { NodeSetup, nodeSetupService } from '../node/node-setup.js';
-import { instancesAnswering } from '../node/instance-probe.js';
-import { isOwnInstance } from '../server/chaos.js';
+import { NodeSetup, shutdownAwareNodeService } from '../node/node-setup.js';
 import { HttpService } from './http-service.js';
 import { PprofService } from '../plugins/pprof.js';
 import { installCrashPolicy } from './crash-policy.js';
@@ -215,34 +213,6 @@ function logResolved(logger: Logger, resolved: ResolvedConfig & { ok: true }, me
   }
   logger.info({ source: resolved.description, mode: resolved.mode }, message);
   if (resolved.corefile) logger.info({ corefile: resolved.corefile }, 'generated Corefile');
-}
-
-/**
- * Node setup with node-cache's shutdown order (rules and interface removed while the listeners
- * still answer, so the ClusterIP falls back to kube-dns via DNAT at once), except when another
- * instance already answers on our address (a rollout with SO_REUSEPORT, or a handover): then the
- * shared rules and addresses stay.
- */
-function shutdownAwareNodeService(node: NodeSetup, logger: Logger): DaemonService {
-  const base = nodeSetupService(node);
-  let done = false;
-  return {
-    ...base,
-    async beforeClose() {
-      const ip = node.config.localIps[0];
-      const others = ip ? [...(await instancesAnswering(ip, node.config.dnsPort))].filter((id) => !isOwnInstance(id)) : [];
-      done = true;
-      if (others.length > 0) {
-        logger.info({ others }, 'another node-local-dns instance answers on our address; leaving rules and interface in place');
-        await base.detach!();
-      } else {
-        await base.close();
-      }
-    },
-    async close() {
-      if (!done) await base.close();
-    },
-  };
 }
 
 /** Writes the pidfile once serving (CoreDNS writes it after all servers started); removes it on stop. */

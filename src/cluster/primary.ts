@@ -206,8 +206,21 @@ export class WorkerPool {
     return this.main.detectLoops();
   }
 
+  /**
+   * Restart without a gap (SIGUSR2): worker 0 hands its sockets to a successor process (as with
+   * `workers: 1`), whose other workers bind their own SO_REUSEPORT sockets beside them. Once the
+   * successor serves, our worker threads stop as on shutdown beside another instance: their UDP
+   * sockets leave the SO_REUSEPORT group (new queries go to the successor), they answer what was
+   * queued or in flight, and close; nothing is torn down.
+   */
   async handOver(): Promise<{ ok: true; pid: number | undefined } | { ok: false; error: string }> {
-    return { ok: false, error: 'handover (SIGUSR2) needs workers: 1; with several workers, roll out with SO_REUSEPORT instead' };
+    if (!this.current || this.stopping) return { ok: false, error: 'not running' };
+    const result = await this.main.handOver();
+    if (!result.ok) return result;
+    this.stopping = true;
+    await Promise.all([this.services.detach(), ...[...this.threads.values()].map((w) => this.stopThread(w.thread))]);
+    this.mainSharing.close();
+    return result;
   }
 
   async stop(lameduckMs = this.current?.health.lameduckMs ?? 0): Promise<void> {

@@ -5,10 +5,11 @@ import { z } from 'zod';
 import type { Config, ForwardConfig, CacheConfig, ServerBlockConfig, UpstreamAddress, PluginsConfig } from './types.js';
 import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './values.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
-import { templateSchema, validateTemplate } from '../plugins/template.js';
-import { hostsSchema } from '../plugins/hosts.js';
-import { rewriteRuleSchema, validateRewriteRule } from '../plugins/rewrite.js';
+import { validateTemplate } from '../plugins/template.js';
+import { validateRewriteRule } from '../plugins/rewrite.js';
+import { dns64Schema, hostsSchema, rewriteRuleSchema, templateSchema } from './plugin-schemas.js';
 import { MAX_BUFSIZE, MIN_BUFSIZE } from '../plugins/bufsize.js';
+import { validateDns64 } from '../plugins/dns64.js';
 import { DEFAULT_PPROF_ADDRESS } from '../plugins/pprof.js';
 import { DEFAULT_SERVICE } from '../plugins/trace.js';
 
@@ -155,6 +156,7 @@ const pluginFields = {
   bufsize: z.number().int().min(MIN_BUFSIZE).max(MAX_BUFSIZE).nullable().default(null),
   loadbalance: z.union([z.literal('round_robin'), z.boolean()]).default(false),
   whoami: z.boolean().default(false),
+  dns64: dns64Schema.nullable().default(null),
 };
 
 type RawPlugins = { [K in keyof typeof pluginFields]: z.output<(typeof pluginFields)[K]> };
@@ -186,9 +188,15 @@ function pluginsConfig(b: RawPlugins, zones: readonly string[], ctx: z.Refinemen
       fallthroughUnsupported: h.fallthroughUnsupported,
     };
   }
+  let dns64: PluginsConfig['dns64'] = null;
+  if (b.dns64) {
+    const v = validateDns64(b.dns64);
+    if ('error' in v) ctx.addIssue({ code: 'custom', message: v.error, path: ['dns64', v.field] });
+    else dns64 = v.config;
+  }
   const loadbalance = b.loadbalance !== false;
-  if (template.length === 0 && !hosts && rewrite.length === 0 && b.bufsize === null && !loadbalance && !b.whoami) return null;
-  return { template, hosts, rewrite, bufsize: b.bufsize, loadbalance, whoami: b.whoami };
+  if (template.length === 0 && !hosts && rewrite.length === 0 && b.bufsize === null && !loadbalance && !b.whoami && !dns64) return null;
+  return { template, hosts, rewrite, bufsize: b.bufsize, loadbalance, whoami: b.whoami, dns64 };
 }
 
 const serverBlockSchema = z

@@ -168,6 +168,14 @@ export type RewriteRuleConfig =
   | { readonly field: 'type' | 'class'; readonly stop: boolean; readonly from: number; readonly to: number }
   | { readonly field: 'ttl'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly min: number; readonly max: number };
 
+/** CoreDNS `dns64`. */
+export interface Dns64Config {
+  readonly prefix: string; // IPv6 address part of the prefix
+  readonly prefixLength: number; // 32, 40, 48, 56, 64 or 96
+  readonly translateAll: boolean;
+  readonly allowIpv4: boolean; // also for clients that asked over IPv4
+}
+
 export interface PluginsConfig {
   readonly template: readonly TemplateConfig[];
   readonly hosts: HostsConfig | null;
@@ -175,4 +183,5 @@ export interface PluginsConfig {
   readonly bufsize: number | null; // cap on the EDNS UDP size of queries
   readonly loadbalance: boolean; // round_robin
   readonly whoami: boolean;
+  readonly dns64: Dns64Config | null;
 }

@@ -1,12 +1,12 @@
 // The plugins of one server block at run time, in CoreDNS's plugin.cfg order:
-//   bufsize → loadbalance → rewrite → cache → template → hosts → forward → whoami
+//   bufsize → dns64 → loadbalance → rewrite → cache → template → hosts → forward → whoami
 // The pipeline calls enter() once per query when the block has plugins (bufsize and rewrite
-// change the query; loadbalance and rewrite's reverter change every reply, so they wrap the
+// change the query; dns64, loadbalance and rewrite's reverter change replies, so they wrap the
 // reply channel); the block's miss path calls answerLocally() before forwarding (template, hosts,
 // cached like upstream answers); whoami answers where forward does not.
 import type { PluginsConfig } from '../config/types.js';
 import { keyToName, parseQuery, type ParsedQuery } from '../dns/query.js';
-import { analyzeReply, toTemplate, type ReplyAnalysis, type ReplyTemplate } from '../dns/reply.js';
+import { analyzeReply, clientLimit, renderReply, toTemplate, type ReplyAnalysis, type ReplyTemplate } from '../dns/reply.js';
 import { RCODE } from '../dns/constants.js';
 import type { ReplyChannel } from '../server/pipeline.js';
 import { capPayload } from './bufsize.js';
@@ -16,6 +16,12 @@ import { TemplateHandler } from './template.js';
 import { HostsHandler } from './hosts.js';
 import { localQuestion, type LocalAnswerer } from './local-answer.js';
 import { whoamiReply } from './whoami.js';
+import { Dns64 } from './dns64.js';
+
+/** Where a plugin sends a query through the whole block again (dns64's A lookup): the pipeline. */
+export interface QueryServer {
+  handle<P>(msg: Buffer, channel: ReplyChannel<P>, peer: P): void;
+}
 
 /** The query as the rest of the chain sees it; rcode != 0: answer with that error instead. */
 export interface Entered<P> {
@@ -32,6 +38,7 @@ export class BlockPlugins {
   readonly template: TemplateHandler | null;
   readonly hosts: HostsHandler | null;
   private readonly rewrite: RewriteHandler | null;
+  private readonly dns64: Dns64 | null;
   private readonly local: readonly LocalAnswerer[];
   /** template or hosts: misses are answered here before forward (even without forward). */
   readonly answersLocally: boolean;
@@ -41,13 +48,14 @@ export class BlockPlugins {
     this.template = config.template.length > 0 ? new TemplateHandler(config.template) : null;
     this.hosts = config.hosts ? new HostsHandler(config.hosts) : null;
     this.rewrite = config.rewrite.length > 0 ? new RewriteHandler(config.rewrite) : null;
+    this.dns64 = config.dns64 ? new Dns64(config.dns64) : null;
     this.local = [this.template, this.hosts].filter((h): h is TemplateHandler | HostsHandler => h !== null);
     this.answersLocally = this.local.length > 0;
     this.whoami = config.whoami;
   }
 
-  /** bufsize and rewrite on the query; loadbalance and rewrite's reverter on the replies. Null: nothing changes. */
-  enter<P>(msg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>): Entered<P> | null {
+  /** bufsize and rewrite on the query; dns64, loadbalance and rewrite's reverter on the replies. Null: nothing changes. */
+  enter<P>(msg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, server: QueryServer): Entered<P> | null {
     let m = msg;
     let q = query;
     let rewritten: RewriteResult | null = null;
@@ -70,8 +78,9 @@ export class BlockPlugins {
       }
     }
     const revert = rewritten?.revert ? rewritten : null;
-    if (!revert && !this.config.loadbalance) return m === msg ? null : { msg: m, query: q, channel, rcode: 0 };
+    const dns64 = this.dns64?.intercepts(query.qtype, query.qclass, channel.familyIndex === 1) ? this.dns64 : null;
     const balance = this.config.loadbalance;
+    if (!revert && !balance && !dns64) return m === msg ? null : { msg: m, query: q, channel, rcode: 0 };
     const wrapped: ReplyChannel<P> = {
       tcp: channel.tcp,
       familyIndex: channel.familyIndex,
@@ -79,9 +88,10 @@ export class BlockPlugins {
       discard: (peer) => channel.discard(peer),
       remote: (peer) => channel.remote(peer),
       send: (reply, peer) => {
-        let out = revert ? revertReply(reply, msg, revert) : reply;
+        let out = revert ? fit(revertReply(reply, msg, revert), msg, query, channel.tcp) : reply;
         if (balance) out = roundRobin(out);
-        channel.send(out, peer);
+        if (dns64 && dns64.wants(out)) synthesizeAaaa(dns64, out, msg, query, channel, peer, server);
+        else channel.send(out, peer);
       },
     };
     return { msg: m, query: q, channel: wrapped, rcode: 0 };
@@ -111,4 +121,34 @@ export class BlockPlugins {
   close(): void {
     this.hosts?.close();
   }
+}
+
+/** A re-encoded reply larger than the client takes is cut as every reply is (src/dns/reply.ts). */
+function fit(reply: Buffer, clientMsg: Buffer, query: ParsedQuery, tcp: boolean): Buffer {
+  const limit = clientLimit(query, tcp);
+  if (reply.length <= limit) return reply;
+  const analysis = analyzeReply(reply);
+  return analysis ? renderReply(toTemplate(reply, analysis, query.questionEnd), clientMsg, query, { ttl: -1, authoritative: false, limit }) : reply;
+}
+
+/** dns64: looks the name's A records up through the whole block, then answers with AAAA records made from them. */
+function synthesizeAaaa<P>(dns64: Dns64, aaaaReply: Buffer, clientMsg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, peer: P, server: QueryServer): void {
+  const aQuery = Buffer.from(clientMsg);
+  aQuery.writeUInt16BE(1, query.nameEnd); // qtype A
+  let answered = false;
+  const once = (reply: Buffer, p: P): void => {
+    if (answered) return;
+    answered = true;
+    const synthesized = dns64.synthesize(aaaaReply, reply);
+    channel.send(synthesized ? fit(synthesized, clientMsg, query, channel.tcp) : aaaaReply, p);
+  };
+  const capture: ReplyChannel<P> = {
+    tcp: channel.tcp,
+    familyIndex: channel.familyIndex,
+    router: channel.router,
+    remote: (p) => channel.remote(p),
+    send: once,
+    discard: (p) => once(aaaaReply, p),
+  };
+  server.handle(aQuery, capture, peer);
 }

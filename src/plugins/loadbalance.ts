@@ -6,7 +6,8 @@
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { skipName } from '../dns/query.js';
 import { HEADER_SIZE, TYPE } from '../dns/constants.js';
-import { decodeMessage, encodeMessage, readName } from './message.js';
+import { decodeMessage, encodeMessage } from './message.js';
+import { readName } from '../dns/names.js';
 import { questionEnd } from './message.js';
 
 const TYPE_MX = 15;
@@ -47,7 +48,7 @@ export function roundRobin(reply: Buffer): Buffer {
     const type = reply.readUInt16BE(afterName);
     const rdlength = reply.readUInt16BE(afterName + 8);
     if ((type === TYPE.A && rdlength === 4) || (type === TYPE.AAAA && rdlength === 16)) {
-      const owner = readName(reply, pos)?.[0].toLowerCase() ?? '';
+      const owner = readName(reply, pos)?.name.toLowerCase() ?? '';
       const key = `${owner}|${type}`;
       const list = groups.get(key) ?? [];
       list.push(afterName + 10);

@@ -1,6 +1,6 @@
 // The plugins that answer from local data (template, hosts) run on a cache miss, after the cache
 // and before forward as in CoreDNS's plugin.cfg; what they answer is cached like an upstream reply.
-import { readName } from './message.js';
+import { readName } from '../dns/names.js';
 import { HEADER_SIZE } from '../dns/constants.js';
 
 export interface LocalQuestion {
@@ -24,6 +24,6 @@ export interface LocalAnswerer {
 /** Reads the question of a query; null if it cannot (the pipeline parsed it already). */
 export function localQuestion(query: Buffer): LocalQuestion | null {
   const n = readName(query, HEADER_SIZE);
-  if (!n || n[1] + 4 > query.length) return null;
-  return { query, name: n[0].toLowerCase(), qtype: query.readUInt16BE(n[1]), qclass: query.readUInt16BE(n[1] + 2) };
+  if (!n || n.end + 4 > query.length) return null;
+  return { query, name: n.name.toLowerCase(), qtype: query.readUInt16BE(n.end), qclass: query.readUInt16BE(n.end + 2) };
 }

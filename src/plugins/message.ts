@@ -1,10 +1,11 @@
 // A small DNS message codec for the plugins that must look inside records: rewrite (names back
 // to what the client asked), loadbalance (MX), template and hosts (answers they build). The hot
 // path never uses it: cache hits and plain forwarding stay copy-and-patch (src/dns/reply.ts).
-// Names are presentation strings with a trailing dot, case preserved; '.' and '\' inside a label
-// are escaped. Names inside RDATA are decoded for the types RFC 3597 §4 allows to be compressed
+// Names are presentation strings with a trailing dot, case preserved, escaped as dns/names reads
+// them (\. and \DDD inside labels). Names inside RDATA are decoded for the types RFC 3597 §4 allows to be compressed
 // (plus SRV, whose target rewrite also edits), so moving records cannot break pointers.
 import { skipName } from '../dns/query.js';
+import { readName } from '../dns/names.js';
 import { HEADER_SIZE, TYPE } from '../dns/constants.js';
 
 /** RDATA split into raw bytes and names: e.g. MX = [pref bytes, exchange name]. */
@@ -43,33 +44,6 @@ const NAME_LAYOUT: { [type: number]: { readonly before: number; readonly names: 
   [TYPE.SOA]: { before: 0, names: 2, compress: true },
   [TYPE.SRV]: { before: 6, names: 1, compress: false }, // RFC 2782: target not compressed
 };
-
-/** Reads a possibly compressed name; returns [presentation name, offset after it] or null. */
-export function readName(msg: Uint8Array, offset: number): [string, number] | null {
-  const labels: string[] = [];
-  let pos = offset;
-  let end = -1;
-  for (let hops = 0; hops < 128; hops++) {
-    if (pos >= msg.length) return null;
-    const len = msg[pos];
-    if (len === 0) {
-      if (end < 0) end = pos + 1;
-      return [labels.length === 0 ? '.' : `${labels.join('.')}.`, end];
-    }
-    if ((len & 0xc0) === 0xc0) {
-      if (pos + 1 >= msg.length) return null;
-      if (end < 0) end = pos + 2;
-      pos = ((len & 0x3f) << 8) | msg[pos + 1];
-      continue;
-    }
-    if (len > 63 || pos + 1 + len > msg.length) return null;
-    labels.push(escapeLabel(Buffer.from(msg.buffer, msg.byteOffset + pos + 1, len).toString('latin1')));
-    pos += 1 + len;
-  }
-  return null;
-}
-
-const escapeLabel = (label: string): string => (/[.\\]/.test(label) ? label.replace(/[.\\]/g, (c) => `\\${c}`) : label);
 
 /** Splits a presentation name into raw labels ("a\.b.c." → ["a.b", "c"]). */
 export function nameLabels(name: string): string[] {
@@ -115,7 +89,7 @@ export function nameToWire(name: string): Buffer | null {
 function readRecord(msg: Uint8Array, pos: number): [Record, number] | null {
   const owner = readName(msg, pos);
   if (!owner) return null;
-  const at = owner[1];
+  const at = owner.end;
   if (at + 10 > msg.length) return null;
   const type = (msg[at] << 8) | msg[at + 1];
   const klass = (msg[at + 2] << 8) | msg[at + 3];
@@ -138,13 +112,13 @@ function readRecord(msg: Uint8Array, pos: number): [Record, number] | null {
     }
     for (let i = 0; i < layout.names; i++) {
       const n = readName(msg, p);
-      if (!n || n[1] > end) return null;
-      rdata.push({ name: n[0] });
-      p = n[1];
+      if (!n || n.end > end) return null;
+      rdata.push({ name: n.name });
+      p = n.end;
     }
     if (p < end) rdata.push(raw(p, end));
   }
-  return [{ name: owner[0], type, class: klass, ttl, rdata }, end];
+  return [{ name: owner.name, type, class: klass, ttl, rdata }, end];
 }
 
 /** Decodes a whole message; null when malformed. */
@@ -155,9 +129,9 @@ export function decodeMessage(msg: Uint8Array): Message | null {
   const questions: Question[] = [];
   for (let i = 0; i < counts[0]; i++) {
     const n = readName(msg, pos);
-    if (!n || n[1] + 4 > msg.length) return null;
-    questions.push({ name: n[0], type: (msg[n[1]] << 8) | msg[n[1] + 1], class: (msg[n[1] + 2] << 8) | msg[n[1] + 3] });
-    pos = n[1] + 4;
+    if (!n || n.end + 4 > msg.length) return null;
+    questions.push({ name: n.name, type: (msg[n.end] << 8) | msg[n.end + 1], class: (msg[n.end + 2] << 8) | msg[n.end + 3] });
+    pos = n.end + 4;
   }
   const sections: Record[][] = [[], [], []];
   for (let s = 0; s < 3; s++) {

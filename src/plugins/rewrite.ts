@@ -5,12 +5,12 @@
 // rules run in reverse order over the authority, answer and additional records, as CoreDNS does.
 // Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl. The edns0,
 // cname and rcode fields are accepted with a warning and not applied.
-import { z } from 'zod';
+import type { RawRewriteRule } from '../config/plugin-schemas.js';
 import type { NameMatch, RewriteRuleConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { HEADER_SIZE, TYPE } from '../dns/constants.js';
 import { goRegExp } from './common.js';
-import { classFromName, typeFromName } from './rr-text.js';
+import { parseClass, parseType } from '../dns/qtypes.js';
 import { decodeMessage, encodeMessage, nameToWire, type Record } from './message.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -98,23 +98,7 @@ function parseAnswerOptions(args: readonly string[]): { answer?: { auto?: boolea
 // ---------------------------------------------------------------------------------------------
 // YAML
 
-const pair = z.tuple([z.string(), z.string()]);
-const matchEnum = z.enum(['exact', 'prefix', 'suffix', 'substring', 'regex']).default('exact');
-
-export const rewriteRuleSchema = z.discriminatedUnion('field', [
-  z.strictObject({
-    field: z.literal('name'),
-    continue: z.boolean().default(false),
-    match: matchEnum,
-    from: z.string(),
-    to: z.string(),
-    answer: z.strictObject({ auto: z.boolean().default(false), name: z.array(pair).default([]), value: z.array(pair).default([]) }).default({ auto: false, name: [], value: [] }),
-  }),
-  z.strictObject({ field: z.enum(['type', 'class']), continue: z.boolean().default(false), from: z.string(), to: z.string() }),
-  z.strictObject({ field: z.literal('ttl'), continue: z.boolean().default(false), match: matchEnum, name: z.string(), ttl: z.union([z.string(), z.number()]) }),
-]);
-
-export type RawRewriteRule = z.output<typeof rewriteRuleSchema>;
+// (the YAML schema is config/plugin-schemas.ts: zod stays out of what DNS worker threads load)
 
 /** Lower case with a trailing dot (CoreDNS plugin.Name.Normalize). */
 const normalizeName = (n: string): string => (n.endsWith('.') ? n : `${n}.`).toLowerCase();
@@ -164,7 +148,7 @@ export function validateRewriteRule(r: RawRewriteRule): { config: RewriteRuleCon
     }
     case 'type':
     case 'class': {
-      const lookup = r.field === 'type' ? typeFromName : classFromName;
+      const lookup = r.field === 'type' ? parseType : parseClass;
       const from = lookup(r.from);
       const to = lookup(r.to);
       if (from === undefined) return { field: 'from', error: `must be a ${r.field} name, got ${JSON.stringify(r.from)}` };

@@ -2,41 +2,14 @@
 // miekg/dns's NewRR reads it for the template plugin: optional TTL and class in either order
 // (defaults 3600 and IN), relative names completed with the root, ( ) continuation, the common
 // RDATA types, and RFC 3597's `\# LEN HEX` for any other type. Also the type, class and rcode
-// mnemonics the plugins' Corefile syntax uses.
+// rcode names the plugins' Corefile syntax uses (types and classes: dns/qtypes).
 import { isIP } from 'node:net';
 import type { Record, RdataPart } from './message.js';
 import { nameToWire } from './message.js';
+import { parseClass, parseType, RCODE_NAMES, typeName } from '../dns/qtypes.js';
 
-export const TYPE_BY_NAME: { readonly [name: string]: number } = {
-  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, RP: 17, AFSDB: 18, AAAA: 28, LOC: 29, SRV: 33,
-  NAPTR: 35, CERT: 37, DNAME: 39, OPT: 41, DS: 43, SSHFP: 44, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, NSEC3PARAM: 51,
-  TLSA: 52, SMIMEA: 53, CDS: 59, CDNSKEY: 60, OPENPGPKEY: 61, CSYNC: 62, ZONEMD: 63, SVCB: 64, HTTPS: 65, SPF: 99,
-  TKEY: 249, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255, URI: 256, CAA: 257,
-};
-export const CLASS_BY_NAME: { readonly [name: string]: number } = { IN: 1, CS: 2, CH: 3, HS: 4, NONE: 254, ANY: 255 };
-export const RCODE_BY_NAME: { readonly [name: string]: number } = {
-  NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, YXDOMAIN: 6, YXRRSET: 7, NXRRSET: 8, NOTAUTH: 9, NOTZONE: 10,
-};
-
-const invert = (m: { readonly [k: string]: number }): Map<number, string> => new Map(Object.entries(m).map(([k, v]) => [v, k]));
-const TYPE_NAMES = invert(TYPE_BY_NAME);
-const CLASS_NAMES = invert(CLASS_BY_NAME);
-
-/** "A", "TYPE65534" → number; undefined if unknown. */
-export function typeFromName(text: string): number | undefined {
-  const upper = text.toUpperCase();
-  if (upper in TYPE_BY_NAME) return TYPE_BY_NAME[upper];
-  const m = /^TYPE(\d{1,5})$/.exec(upper);
-  return m && Number(m[1]) <= 65535 ? Number(m[1]) : undefined;
-}
-export function classFromName(text: string): number | undefined {
-  const upper = text.toUpperCase();
-  if (upper in CLASS_BY_NAME) return CLASS_BY_NAME[upper];
-  const m = /^CLASS(\d{1,5})$/.exec(upper);
-  return m && Number(m[1]) <= 65535 ? Number(m[1]) : undefined;
-}
-export const typeName = (t: number): string => TYPE_NAMES.get(t) ?? `TYPE${t}`;
-export const className = (c: number): string => CLASS_NAMES.get(c) ?? `CLASS${c}`;
+/** NOERROR ... NOTZONE by name (the rcodes a template or rewrite may name). */
+export const RCODE_BY_NAME: { readonly [name: string]: number } = Object.fromEntries(RCODE_NAMES.slice(0, 11).map((n, i) => [n, i]));
 
 export type RrParse = { ok: true; record: Record } | { ok: false; error: string };
 
@@ -189,13 +162,13 @@ export function parseRr(text: string): RrParse {
   let i = 1;
   for (let seen = 0; seen < 2 && i < f.length; seen++) {
     const t = integer(f[i].value, 0x7fffffff);
-    const c = classFromName(f[i].value);
+    const c = parseClass(f[i].value);
     if (t !== undefined) ttl = t;
-    else if (c !== undefined && typeFromName(f[i].value) === undefined) klass = c;
+    else if (c !== undefined && parseType(f[i].value) === undefined) klass = c;
     else break;
     i++;
   }
-  const type = f[i] ? typeFromName(f[i].value) : undefined;
+  const type = f[i] ? parseType(f[i].value) : undefined;
   if (type === undefined) return { ok: false, error: `unknown record type ${JSON.stringify(f[i]?.value ?? '')} in ${JSON.stringify(text)}` };
   const rdata = rdataFor(type, f.slice(i + 1));
   if (typeof rdata === 'string') return { ok: false, error: `${rdata} in ${JSON.stringify(text)}` };

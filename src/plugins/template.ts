@@ -5,13 +5,14 @@
 // the reply is AA with the template's rcode (SERVFAIL: the server's error reply). Zone, class and
 // type mismatches go on to the next template; a regex mismatch is SERVFAIL unless `fallthrough`
 // covers the name. No template matched: the next plugin (hosts, forward).
-import { z } from 'zod';
+import type { RawTemplate } from '../config/plugin-schemas.js';
 import type { TemplateConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { RCODE } from '../dns/constants.js';
 import { goRegExp, fallsThrough, matchZone, replyTo } from './common.js';
 import { compileGoTemplate, type CompiledTemplate, type TemplateData } from './go-template.js';
-import { parseRr, classFromName, typeFromName, className, typeName, RCODE_BY_NAME } from './rr-text.js';
+import { parseRr, RCODE_BY_NAME } from './rr-text.js';
+import { className, parseClass, parseType, typeName } from '../dns/qtypes.js';
 import type { Record } from './message.js';
 import type { LocalQuestion, LocalAnswer } from './local-answer.js';
 
@@ -26,8 +27,8 @@ export function parseTemplateDirective(d: Directive, b: BlockBuilder): void {
     return;
   }
   const [klass, type, ...zones] = d.args.map((a) => a.text);
-  if (classFromName(klass) === undefined) return b.issue(d.line, 'template', `invalid query class ${JSON.stringify(klass)}`);
-  if (typeFromName(type) === undefined) return b.issue(d.line, 'template', `invalid query type ${JSON.stringify(type)}`);
+  if (parseClass(klass) === undefined) return b.issue(d.line, 'template', `invalid query class ${JSON.stringify(klass)}`);
+  if (parseType(type) === undefined) return b.issue(d.line, 'template', `invalid query type ${JSON.stringify(type)}`);
   const raw: { [k: string]: unknown } = { class: klass.toUpperCase(), type: type.toUpperCase() };
   if (zones.length > 0) raw.zones = zones;
   for (const sub of d.block ?? []) {
@@ -77,27 +78,13 @@ export function parseTemplateDirective(d: Directive, b: BlockBuilder): void {
 // ---------------------------------------------------------------------------------------------
 // YAML
 
-const zoneList = z.array(z.string());
-
-export const templateSchema = z.strictObject({
-  class: z.string().default('IN'),
-  type: z.string(),
-  zones: zoneList.optional(),
-  match: z.array(z.string()).default([]),
-  answer: z.array(z.string()).default([]),
-  additional: z.array(z.string()).default([]),
-  authority: z.array(z.string()).default([]),
-  rcode: z.string().default('NOERROR'),
-  fallthrough: z.union([z.boolean(), zoneList]).default(false),
-});
-
-export type RawTemplate = z.output<typeof templateSchema>;
+// (the YAML schema is config/plugin-schemas.ts: zod stays out of what DNS worker threads load)
 
 /** Checks a YAML/Corefile template; returns the normalised config or an error per field. */
 export function validateTemplate(t: RawTemplate, blockZones: readonly string[], normalize: (zone: string) => string | undefined): { config: TemplateConfig } | { field: string; error: string } {
-  const qclass = classFromName(t.class);
+  const qclass = parseClass(t.class);
   if (qclass === undefined) return { field: 'class', error: `must be a class such as IN or ANY, got ${JSON.stringify(t.class)}` };
-  const qtype = typeFromName(t.type);
+  const qtype = parseType(t.type);
   if (qtype === undefined) return { field: 'type', error: `must be a type such as A or ANY, got ${JSON.stringify(t.type)}` };
   const rcode = RCODE_BY_NAME[t.rcode.toUpperCase()];
   if (rcode === undefined) return { field: 'rcode', error: `must be a response code such as NOERROR or NXDOMAIN, got ${JSON.stringify(t.rcode)}` };

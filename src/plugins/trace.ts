@@ -9,7 +9,7 @@ import type { BlockBuilder, Directive } from '../config/corefile.js';
 import type { TraceConfig } from '../config/types.js';
 import { keyToName } from '../dns/query.js';
 import type { ParsedQuery } from '../dns/query.js';
-import { typeName } from './rr-text.js';
+import { rcodeName, typeName } from '../dns/qtypes.js';
 
 export const DEFAULT_ZIPKIN = 'localhost:9411';
 export const DEFAULT_SERVICE = 'coredns';
@@ -46,7 +46,6 @@ export function zipkinUrl(endpoint: string): string {
   return `http://${endpoint}/api/v2/spans`;
 }
 
-const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
 const MAX_BATCH = 1000;
 const MAX_BACKLOG = 1000;
 const FLUSH_MS = 1000;
@@ -104,7 +103,7 @@ export class Tracer {
         'coredns.io/type': typeName(query.qtype),
         'coredns.io/proto': tcp ? 'tcp' : 'udp',
         'coredns.io/remote': remote.replace(/^\[?(.*?)\]?:\d+$/, '$1'),
-        'coredns.io/rcode': RCODE_NAMES[reply[3] & 0x0f] ?? String(reply[3] & 0x0f),
+        'coredns.io/rcode': rcodeName(reply[3] & 0x0f),
       },
     });
     if (this.backlog.length >= MAX_BATCH) void this.flush();

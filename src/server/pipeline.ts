@@ -15,7 +15,7 @@ import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { LoopProbeRegistry } from './loop-detect.js';
-import { chaosReply, isChaosIdQuery } from './chaos.js';
+import { chaosKind, chaosReply, isLocalAddress, NOT_CHAOS, remoteAddress } from './chaos.js';
 import type { Tracer } from '../plugins/trace.js';
 
 /** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
@@ -72,9 +72,13 @@ export class QueryPipeline {
     }
     const proto = channel.tcp ? PROTO_TCP : PROTO_UDP;
     const route = channel.router.match(query.key);
-    if (!isInternetClass(query) && isChaosIdQuery(query)) {
-      channel.send(chaosReply(msg, query), peer);
-      return;
+    if (!isInternetClass(query)) {
+      // id.server and the instance check, for clients on this node only; REFUSED below otherwise.
+      const kind = chaosKind(query);
+      if (kind !== NOT_CHAOS && isLocalAddress(remoteAddress(channel.remote(peer)))) {
+        channel.send(chaosReply(msg, query, kind), peer);
+        return;
+      }
     }
     if (!route || !isInternetClass(query)) {
       // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
@@ -86,8 +90,8 @@ export class QueryPipeline {
     if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
     const block = route.block;
     if (block.plugins !== null) {
-      // bufsize/rewrite change the query; loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
-      const entered = block.plugins.enter(msg, query, channel);
+      // bufsize/rewrite change the query; dns64/loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
+      const entered = block.plugins.enter(msg, query, channel, this);
       if (entered !== null) {
         if (entered.rcode !== 0) {
           this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
@@ -117,7 +121,7 @@ export class QueryPipeline {
         return;
       }
     }
-    if ((!block.forwarder || this.isExcepted(route, query)) && !block.plugins?.answersLocally) {
+    if (!block.forwards(query.key) && !block.plugins?.answersLocally) {
       const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
       const reply = whoami
         ? renderReply(whoami, msg, query, { ttl: -1, authoritative: true, limit: clientLimit(query, channel.tcp) })
@@ -167,13 +171,6 @@ export class QueryPipeline {
     const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
     this.errors.report(route.zone, rcode, keyToName(query.key), query.qtype, outcome.detail);
     this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
-  }
-
-  private isExcepted(route: Route, query: ParsedQuery): boolean {
-    const except = route.block.forwarder?.config.except;
-    if (!except || except.length === 0) return false;
-    const name = keyToName(query.key);
-    return except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
   }
 
   private reply<P>(reply: Buffer, stats: ZoneStats, proto: number, plugin: number, started: number, channel: ReplyChannel<P>, peer: P, route?: Route, query?: ParsedQuery, requestSize = 0): void {

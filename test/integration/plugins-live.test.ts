@@ -113,6 +113,24 @@ test('hosts: inline and file entries, PTR generated, AAAA of a known name is NOD
   await waitFor(async () => answerData((await queryUdp(d.server, 'added.hosts.test', 'A')).packet, 'A')[0] === '10.9.9.3', 5000, 'the hosts file reloaded');
 });
 
+test('hosts with forward except: hosts still answers an excepted name it knows; others stay REFUSED', async () => {
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    hosts {
+      10.9.9.7 known.private.cluster.local
+      fallthrough
+    }
+    forward . ${upstream.address} {
+      except private.cluster.local
+    }
+  }`);
+  assert.deepEqual(answerData((await queryUdp(d.server, 'known.private.cluster.local', 'A')).packet, 'A'), ['10.9.9.7']);
+  assert.equal((await queryUdp(d.server, 'other.private.cluster.local', 'A')).packet.rcode, 'REFUSED');
+  assert.equal(await upstream.queryCount({ name: 'other.private.cluster.local' }), 0);
+  const s = fixtures.services[30];
+  assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'A')).packet, 'A'), [s.ipv4]);
+});
+
 test('hosts without fallthrough: an unknown name in its zones is SERVFAIL, as in CoreDNS', async () => {
   const d = await serve(`hosts.test:0 {
     bind 127.0.0.1
@@ -202,6 +220,45 @@ test('whoami: the client address and port in the additional section', async () =
   assert.equal(tcp.packet.additionals.find((a) => a.type === 'SRV')?.name, '_tcp.me.whoami.test');
 });
 
+test('dns64: AAAA made from A records for IPv6 clients; IPv4 clients only with allow_ipv4; real AAAA untouched', async () => {
+  const v4only = fixtures.services.filter((x) => !x.ipv6)[3];
+  const dual = fixtures.services.filter((x) => x.ipv6)[2];
+  const v6 = await serve(`cluster.local:0 {
+    bind ::1
+    cache 30
+    dns64
+    forward . ${upstream.address}
+  }`);
+  const synth = await queryUdp(v6.server, v4only.name, 'AAAA', { edns: { udpSize: 1232 } });
+  const [a, b, c, d] = v4only.ipv4.split('.').map(Number);
+  const expected = `64:ff9b::${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  assert.deepEqual(answerData(synth.packet, 'AAAA'), [expected]);
+  assert.equal(synth.packet.rcode, 'NOERROR');
+  assert.ok(synth.packet.additionals.some((r) => r.type === 'OPT'));
+  assert.deepEqual(answerData((await queryTcp(v6.server, dual.name, 'AAAA')).packet, 'AAAA'), [dual.ipv6], 'a real AAAA passes');
+  assert.equal((await queryUdp(v6.server, fixtures.nxdomain.name, 'AAAA')).packet.rcode, 'NXDOMAIN');
+
+  const v4 = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    dns64 {
+      prefix 2001:db8:64::/48
+    }
+    forward . ${upstream.address}
+  }`);
+  assert.equal((await queryUdp(v4.server, v4only.name, 'AAAA')).packet.answers.length, 0, 'IPv4 client: not translated');
+  const allow = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    dns64 {
+      prefix 2001:db8:64::/48
+      allow_ipv4
+    }
+    forward . ${upstream.address}
+  }`);
+  // /48: the IPv4 address fills bytes 6, 7 and (after the zero byte 8) 9, 10.
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  assert.deepEqual(answerData((await queryUdp(allow.server, v4only.name, 'AAAA')).packet, 'AAAA'), [`2001:db8:64:${hex(a)}${hex(b)}:${hex(c)}:${hex(d)}00::`.replace(/:0+([0-9a-f])/g, ':$1')]);
+});
+
 test('the official nodelocaldns Corefile with every node-cache plugin added starts and serves', async () => {
   const official = readFileSync(new URL('../fixtures/nodelocaldns.Corefile', import.meta.url), 'utf8')
     .replaceAll(':53 {', ':0 {')
@@ -236,7 +293,7 @@ test('the official nodelocaldns Corefile with every node-cache plugin added star
   const corefile = official.replace('cluster.local:0 {', `cluster.local:0 {${extra}`);
   const loaded = loadCorefile(corefile, 'Corefile');
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.issues.map(formatIssue).join('\n'));
-  assert.deepEqual([...new Set(loaded.config.ignored.map((i) => i.plugin))].sort(), ['debug', 'dns64', 'dnstap']);
+  assert.deepEqual([...new Set(loaded.config.ignored.map((i) => i.plugin))].sort(), ['debug', 'dnstap']);
   const d = await startDaemon(loaded.config);
   daemons.push(d);
   const first = d.daemon.listeners().find((l) => d.daemon.blockRuntimes()[0].config.port === l.configuredPort) ?? d.daemon.listeners()[0];

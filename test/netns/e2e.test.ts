@@ -6,6 +6,7 @@
 //
 // The tests share one topology and run in order (each builds on the state the previous one left):
 //   (a) pod lookups (glibc getent, dig) are answered by the daemon: its request counter moves
+//   (a2) id.server CH TXT: REFUSED to the pod; hostname/pid only to a client on the node
 //   (b) the node's iptables-save holds exactly node-cache's 12 rules per local IP
 //   (c) 2,000 cached queries from the pod add no conntrack entries on the node
 //   (d) a rule deleted by hand is back within the 1 s sync interval
@@ -169,6 +170,18 @@ describe('node-local-dns in a network-namespace cluster (DaemonSet args)', { ski
     assert.ok(after - before >= 7, `coredns_dns_requests_total moved by ${after - before} (want >= 7)\n${daemon!.logs().slice(-2000)}`);
     const health = await httpGet(topo.nsNode, HEALTH_URL);
     assert.equal(health.status, 200);
+  });
+
+  test('(a2) id.server: REFUSED to the pod, the process named only to clients on the node', async () => {
+    const chaos = async (ns: string, server: string) => (await topo.exec(ns, ['dig', '+time=2', '+tries=1', `@${server}`, 'id.server', 'CH', 'TXT'], { timeoutMs: 10_000 })).stdout;
+    for (const server of [CLUSTER_DNS_IP, LOCAL_DNS_IP]) {
+      const fromPod = await chaos(topo.nsPods[0]!, server);
+      assert.match(fromPod, /status: REFUSED/, fromPod);
+      assert.doesNotMatch(fromPod, /CH\s+TXT\s+"/, 'no TXT answer (hostname/pid) for the pod');
+    }
+    const fromNode = await chaos(topo.nsNode, LOCAL_DNS_IP);
+    assert.match(fromNode, /status: NOERROR/, fromNode);
+    assert.match(fromNode, /id\.server\.\s+0\s+CH\s+TXT\s+"[^"]+\/\d+\/[0-9a-f]{8}"/, fromNode);
   });
 
   test('(b) iptables-save holds exactly the 12 reference rules per local IP', async () => {

@@ -89,6 +89,8 @@ const parsed: { name: string; body: string; check: (p: PluginsConfig) => void }[
   { name: 'bufsize 512', body: 'bufsize 512', check: (p) => assert.equal(p.bufsize, 512) },
   { name: 'loadbalance defaults to round_robin', body: 'loadbalance', check: (p) => assert.equal(p.loadbalance, true) },
   { name: 'whoami', body: 'whoami', check: (p) => assert.equal(p.whoami, true) },
+  { name: 'dns64 defaults to 64:ff9b::/96', body: 'dns64', check: (p) => assert.deepEqual(p.dns64, { prefix: '64:ff9b::', prefixLength: 96, translateAll: false, allowIpv4: false }) },
+  { name: 'dns64 block form', body: 'dns64 {\n  prefix 2001:db8::/32\n  translate_all\n  allow_ipv4\n}', check: (p) => assert.deepEqual(p.dns64, { prefix: '2001:db8::', prefixLength: 32, translateAll: true, allowIpv4: true }) },
 ];
 
 for (const row of parsed) {
@@ -101,9 +103,7 @@ test('a block without plugins has plugins: null (the query path checks only that
 
 const ignored: { name: string; body: string; plugin: string; reason: RegExp; line?: number }[] = [
   { name: 'debug', body: 'debug', plugin: 'debug', reason: /panic recovery/ },
-  { name: 'dns64', body: 'dns64 64:ff9b::/96', plugin: 'dns64', reason: /AAAA synthesis/ },
   { name: 'dnstap', body: 'dnstap /var/run/tap.sock full', plugin: 'dnstap', reason: /no dnstap output/ },
-  { name: 'timeouts read', body: 'timeouts {\n  read 10s\n}', plugin: 'timeouts', reason: /read/, line: 3 },
   { name: 'loadbalance weighted', body: 'loadbalance weighted /etc/weights', plugin: 'loadbalance', reason: /weighted/ },
   { name: 'rewrite edns0', body: 'rewrite edns0 local set 0xffee abcd', plugin: 'rewrite', reason: /EDNS0/ },
   { name: 'template with expr', body: 'template IN A {\n  expr incidr(client_ip(), "10.0.0.0/8")\n}', plugin: 'template', reason: /expr/ },
@@ -121,10 +121,12 @@ for (const row of ignored) {
   });
 }
 
-test('metadata is accepted silently; timeouts idle sets the TCP idle timeout', () => {
-  const config = load(block('metadata\ntimeouts {\n  idle 30s\n}'));
+test('metadata is accepted silently; timeouts sets the TCP read, write and idle timeouts', () => {
+  const config = load(block('metadata\ntimeouts {\n  read 10s\n  write 20s\n  idle 1m\n}'));
   assert.deepEqual(config.ignored, []);
-  assert.equal(config.tcp.idleTimeoutMs, 30_000);
+  assert.deepEqual([config.tcp.readTimeoutMs, config.tcp.writeTimeoutMs, config.tcp.idleTimeoutMs], [10_000, 20_000, 60_000]);
+  const partial = load(block('timeouts {\n  idle 30s\n}'));
+  assert.deepEqual([partial.tcp.readTimeoutMs, partial.tcp.writeTimeoutMs, partial.tcp.idleTimeoutMs], [3000, 5000, 30_000]);
 });
 
 test('pprof and trace are process-wide; blocks must agree', () => {
@@ -148,6 +150,7 @@ const errors: { name: string; body: string; line: number; field: RegExp; reason:
   { name: 'rewrite regex with too many groups', body: 'rewrite name regex (a) {1}{2}', line: 2, field: /rewrite\[0\]\.to/, reason: /subexpressions/ },
   { name: 'rewrite auto with explicit answer name', body: 'rewrite name prefix a b answer auto answer name x y', line: 2, field: /^rewrite$/, reason: /cannot be combined/ },
   { name: 'rewrite ttl with a bad range', body: 'rewrite ttl a.example.org 60-30', line: 2, field: /rewrite\[0\]\.ttl/, reason: /must be a TTL/ },
+  { name: 'dns64 prefix of a length RFC 6052 does not have', body: 'dns64 64:ff9b::/80', line: 2, field: /dns64\.prefix/, reason: /32, 40, 48, 56, 64, 96/ },
   { name: 'bufsize out of range', body: 'bufsize 100', line: 2, field: /^bufsize$/, reason: /512 to 4096/ },
   { name: 'loadbalance unknown policy', body: 'loadbalance random', line: 2, field: /^loadbalance$/, reason: /unknown policy/ },
   { name: 'timeouts below 1s', body: 'timeouts {\n  idle 10ms\n}', line: 3, field: /timeouts\.idle/, reason: /between 1s and 24h/ },
