@@ -16,6 +16,8 @@ import { TemplateHandler } from './template.js';
 import { HostsHandler } from './hosts.js';
 import { localQuestion, type LocalAnswerer } from './local-answer.js';
 import { whoamiReply } from './whoami.js';
+import { readEdns, writeEdns, type ClientInfo } from './rewrite-edns0.js';
+import { peerAddress } from './common.js';
 import { Dns64 } from './dns64.js';
 
 /** Where a plugin sends a query through the whole block again (dns64's A lookup): the pipeline. */
@@ -55,18 +57,20 @@ export class BlockPlugins {
   }
 
   /** bufsize and rewrite on the query; dns64, loadbalance and rewrite's reverter on the replies. Null: nothing changes. */
-  enter<P>(msg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, server: QueryServer): Entered<P> | null {
+  enter<P>(msg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, peer: P, server: QueryServer): Entered<P> | null {
     let m = msg;
     let q = query;
     let rewritten: RewriteResult | null = null;
     if (this.rewrite) {
-      rewritten = this.rewrite.rewrite(keyToName(q.key), q.qtype, q.qclass);
+      const edns = this.rewrite.editsEdns ? { state: readEdns(msg, query.questionEnd), client: clientInfo(channel.remote(peer), channel.tcp) } : null;
+      rewritten = this.rewrite.rewrite(keyToName(q.key), q.qtype, q.qclass, edns);
       if (rewritten) {
         const next = rewriteQuery(m, q.questionEnd, rewritten.name, rewritten.qtype, rewritten.qclass);
         const parsed = next && parseQuery(next);
         // CoreDNS: "invalid name after rewrite" is SERVFAIL.
         if (!next || !parsed || !parsed.ok) return { msg, query, channel, rcode: RCODE.SERVFAIL };
-        m = next;
+        // EDNS0 edits change what is forwarded, not the client's own EDNS view (parsed before them).
+        m = edns?.state.changed ? writeEdns(next, parsed.query.questionEnd, edns.state) : next;
         q = parsed.query;
       }
     }
@@ -77,7 +81,8 @@ export class BlockPlugins {
         q = capped.query;
       }
     }
-    const revert = rewritten?.revert ? rewritten : null;
+    const questionChanged = rewritten !== null && (rewritten.rules.length > 0 || q.key !== query.key);
+    const revert = rewritten?.revert && questionChanged ? rewritten : null;
     const dns64 = this.dns64?.intercepts(query.qtype, query.qclass, channel.familyIndex === 1) ? this.dns64 : null;
     const balance = this.config.loadbalance;
     if (!revert && !balance && !dns64) return m === msg ? null : { msg: m, query: q, channel, rcode: 0 };
@@ -121,6 +126,11 @@ export class BlockPlugins {
   close(): void {
     this.hosts?.close();
   }
+}
+
+function clientInfo(remote: string, tcp: boolean): ClientInfo {
+  const peer = peerAddress(remote);
+  return { address: peer?.address ?? Buffer.alloc(4), port: peer?.port ?? 0, tcp };
 }
 
 /** A re-encoded reply larger than the client takes is cut as every reply is (src/dns/reply.ts). */

@@ -92,7 +92,7 @@ export class QueryPipeline {
     const block = route.block;
     if (block.plugins !== null) {
       // bufsize/rewrite change the query; dns64/loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
-      const entered = block.plugins.enter(msg, query, channel, this);
+      const entered = block.plugins.enter(msg, query, channel, peer, this);
       if (entered !== null) {
         if (entered.rcode !== 0) {
           this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
