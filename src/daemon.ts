@@ -18,6 +18,12 @@ import { probeForLoop, type LoopFinding } from './server/loop-detect.js';
 import { handOverTo, type InheritedListener } from './server/handover.js';
 import { Tracer } from './plugins/trace.js';
 
+/**
+ * Receive buffer of the sockets to UDP upstreams: their replies are bounded by maxConcurrent and
+ * each one is awaited, so a large buffer cannot make anyone wait; a small one would lose answers
+ * in a burst. (The listeners' buffer is kept small on purpose: see `udp.receiveBuffer`.)
+ */
+const UPSTREAM_UDP_BUFFER_BYTES = 8 << 20;
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
 
@@ -145,7 +151,7 @@ export class Daemon {
         cacheDonor.cache!.stats.zones = block.zones.join(',');
       }
       const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
-      return BlockRuntime.create(block, servers, this.clock, config.udp.receiveBufferBytes, {
+      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), {
         ...(cacheDonor ? { cache: cacheDonor.cache } : {}),
         ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}),
       });
