@@ -20,6 +20,12 @@ import { blockCacheId, decodeSnapshot, encodeSnapshot, restoreSnapshot, type Sna
 import { readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { Tracer } from './plugins/trace.js';
 
+/**
+ * Receive buffer of the sockets to UDP upstreams: their replies are bounded by maxConcurrent and
+ * each one is awaited, so a large buffer cannot make anyone wait; a small one would lose answers
+ * in a burst. (The listeners' buffer is kept small on purpose: see `udp.receiveBuffer`.)
+ */
+const UPSTREAM_UDP_BUFFER_BYTES = 8 << 20;
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
 
@@ -157,7 +163,7 @@ export class Daemon {
         cacheDonor.cache!.stats.zones = block.zones.join(',');
       }
       const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
-      return BlockRuntime.create(block, servers, this.clock, config.udp.receiveBufferBytes, {
+      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), {
         ...(cacheDonor ? { cache: cacheDonor.cache } : {}),
         ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}),
       });

@@ -1,7 +1,8 @@
 // The `run` command: resolve the config (YAML, node-cache flags + Corefile template, or the
 // embedded default), start the daemon with its services (node interface and iptables, health and
 // metrics HTTP), reload on file changes and SIGUSR1, and shut down on SIGTERM/SIGINT/SIGQUIT.
-import { writeFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { writeFileWithMode } from '../util/write-file.js';
 import type { CliFlags } from './args.js';
 import { resolveConfig, type ResolvedConfig } from '../config/sources.js';
 import { formatIssue } from '../config/load.js';
@@ -222,7 +223,7 @@ function pidFileService(path: string): DaemonService {
   return {
     name: 'pidfile',
     async afterListen(_config: Config) {
-      writeFileSync(path, `${process.pid}\n`);
+      writeFileWithMode(path, `${process.pid}\n`);
     },
     async close() {
       rmSync(path, { force: true });
