@@ -52,7 +52,6 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
   const seen: ScriptedUpstream['seen'] = [];
   const sockets = new Set<net.Socket>();
   let connections = 0;
-  const udp = dgram.createSocket('udp4');
   const tcp = net.createServer();
   const handle = (wire: Buffer, transport: Transport): { behaviour: Behaviour; query: DecodedPacket } | undefined => {
     let query: DecodedPacket;
@@ -66,11 +65,15 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     return { behaviour: server.behaviour(query, transport), query };
   };
 
-  udp.on('message', (msg, rinfo) => {
-    const h = handle(msg, 'udp');
-    if (!h || h.behaviour.kind === 'silent' || h.behaviour.kind === 'close') return;
-    udp.send(reply(h.query, h.behaviour), rinfo.port, rinfo.address);
-  });
+  const newUdp = (): dgram.Socket => {
+    const socket = dgram.createSocket('udp4');
+    socket.on('message', (msg, rinfo) => {
+      const h = handle(msg, 'udp');
+      if (!h || h.behaviour.kind === 'silent' || h.behaviour.kind === 'close') return;
+      socket.send(reply(h.query, h.behaviour), rinfo.port, rinfo.address);
+    });
+    return socket;
+  };
 
   tcp.on('connection', (socket) => {
     connections++;
@@ -94,15 +97,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(0, '127.0.0.1', () => resolve());
-  });
-  const port = udp.address().port;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
-  });
+  const { udp, port } = await bindPair(newUdp, tcp);
 
   let stopped = false;
   const server: ScriptedUpstream = {
@@ -121,4 +116,32 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     },
   };
   return server;
+}
+
+/**
+ * Binds a UDP socket to an OS-chosen port and `tcp` to the same one. That TCP port may be taken
+ * already (other processes on a busy machine): then both are bound again elsewhere, a few times.
+ */
+async function bindPair(newUdp: () => dgram.Socket, tcp: net.Server): Promise<{ udp: dgram.Socket; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = newUdp();
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, '127.0.0.1', () => resolve());
+    });
+    const port = udp.address().port;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, '127.0.0.1', () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+      return { udp, port };
+    } catch (err) {
+      await new Promise<void>((r) => udp.close(() => r()));
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+    }
+  }
 }
