@@ -48,6 +48,32 @@ function reply(query: DecodedPacket, b: Extract<Behaviour, { kind: 'answer' | 't
   } as dnsPacket.Packet);
 }
 
+/**
+ * Binds a UDP socket on an OS-chosen port and `tcp` on the same number. Another process may hold
+ * that TCP port: then the UDP socket is closed and both are tried again on a new port, so nothing
+ * is left open when this fails.
+ */
+async function bindBoth(tcp: net.Server): Promise<{ udp: dgram.Socket; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, '127.0.0.1', () => resolve());
+    });
+    const port = udp.address().port;
+    const failed = await new Promise<Error | null>((resolve) => {
+      tcp.once('error', resolve);
+      tcp.listen(port, '127.0.0.1', () => {
+        tcp.off('error', resolve);
+        resolve(null);
+      });
+    });
+    if (!failed) return { udp, port };
+    await new Promise<void>((r) => udp.close(() => r()));
+    if (attempt >= 20) throw failed;
+  }
+}
+
 export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
   const seen: ScriptedUpstream['seen'] = [];
   const sockets = new Set<net.Socket>();
@@ -65,15 +91,12 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     return { behaviour: server.behaviour(query, transport), query };
   };
 
-  const newUdp = (): dgram.Socket => {
-    const socket = dgram.createSocket('udp4');
-    socket.on('message', (msg, rinfo) => {
-      const h = handle(msg, 'udp');
-      if (!h || h.behaviour.kind === 'silent' || h.behaviour.kind === 'close') return;
-      socket.send(reply(h.query, h.behaviour), rinfo.port, rinfo.address);
-    });
-    return socket;
-  };
+  const { udp, port } = await bindBoth(tcp);
+  udp.on('message', (msg, rinfo) => {
+    const h = handle(msg, 'udp');
+    if (!h || h.behaviour.kind === 'silent' || h.behaviour.kind === 'close') return;
+    udp.send(reply(h.query, h.behaviour), rinfo.port, rinfo.address);
+  });
 
   tcp.on('connection', (socket) => {
     connections++;
@@ -97,8 +120,6 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     });
   });
 
-  const { udp, port } = await bindPair(newUdp, tcp);
-
   let stopped = false;
   const server: ScriptedUpstream = {
     host: '127.0.0.1',
@@ -116,32 +137,4 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     },
   };
   return server;
-}
-
-/**
- * Binds a UDP socket to an OS-chosen port and `tcp` to the same one. That TCP port may be taken
- * already (other processes on a busy machine): then both are bound again elsewhere, a few times.
- */
-async function bindPair(newUdp: () => dgram.Socket, tcp: net.Server): Promise<{ udp: dgram.Socket; port: number }> {
-  for (let attempt = 0; ; attempt++) {
-    const udp = newUdp();
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(0, '127.0.0.1', () => resolve());
-    });
-    const port = udp.address().port;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(port, '127.0.0.1', () => {
-          tcp.off('error', reject);
-          resolve();
-        });
-      });
-      return { udp, port };
-    } catch (err) {
-      await new Promise<void>((r) => udp.close(() => r()));
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
-    }
-  }
 }

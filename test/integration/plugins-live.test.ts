@@ -156,6 +156,23 @@ test('hosts with forward except: hosts still answers an excepted name it knows; 
   assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'A')).packet, 'A'), [s.ipv4]);
 });
 
+test('reload: changed hosts entries are served at once (the cache with the old answers is not carried over)', async () => {
+  const corefile = (ip: string) => `hosts.test:0 {
+    bind 127.0.0.1
+    cache 300
+    hosts {
+      ${ip} moving.hosts.test
+    }
+  }`;
+  const d = await serve(corefile('10.9.9.10'));
+  assert.deepEqual(answerData((await queryUdp(d.server, 'moving.hosts.test', 'A')).packet, 'A'), ['10.9.9.10']);
+  const next = loadCorefile(corefile('10.9.9.11'), 'Corefile');
+  assert.ok(next.ok);
+  const result = await d.daemon.reload(next.config); // same listener (127.0.0.1, configured port 0)
+  assert.deepEqual(result, { ok: true, changed: true });
+  assert.deepEqual(answerData((await queryUdp(d.server, 'moving.hosts.test', 'A')).packet, 'A'), ['10.9.9.11']);
+});
+
 test('hosts without fallthrough: an unknown name in its zones is SERVFAIL, as in CoreDNS', async () => {
   const d = await serve(`hosts.test:0 {
     bind 127.0.0.1
