@@ -23,7 +23,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # The runtime needs node only: drop npm, npx, corepack and yarn (less to patch, smaller image).
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg
-COPY --from=build /src/dist/node-local-dns.cjs /src/dist/node-local-dns.cjs.map /opt/node-local-dns/
+COPY --from=build /src/dist/node-local-dns.cjs /src/dist/node-local-dns.cjs.map /src/dist/node-local-dns-worker.cjs /src/dist/node-local-dns-worker.cjs.map /opt/node-local-dns/
 # Picks the host's iptables backend, then runs and supervises the daemon (SIGUSR2 handover).
 COPY --chmod=0755 deploy/image/iptables-mode.sh /usr/local/bin/node-local-dns-entrypoint
 # A 1 MiB young generation instead of V8's default 16 MiB: about 30 MiB less resident memory with

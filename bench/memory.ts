@@ -9,7 +9,8 @@
 //      authority), sent over UDP with at most 100 queries in flight.
 // Entry counts are read back from the daemon's coredns_cache_entries metric.
 //
-// Usage: node --import tsx bench/memory.ts        (env MEMORY_ENTRIES=N to change 9984)
+// Usage: node --import tsx bench/memory.ts        (env MEMORY_ENTRIES=N to change 9984,
+//        MEMORY_WORKERS=N to run the daemon with `workers: N`)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import { daemonConfigYaml, haveBinary, IMAGE_NODE_FLAGS, resolveDaemon, ROOT } f
 import { queryBatch, waitAnswering, type Question } from './lib/udp.js';
 
 const ENTRIES = Number(process.env.MEMORY_ENTRIES ?? 9984);
+const WORKERS = Number(process.env.MEMORY_WORKERS ?? 1);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function cacheEntries(metricsPort: number): Promise<{ success?: number; denial?: number }> {
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
     const metricsPort = await pickFreePort();
     const healthPort = await pickFreePort();
     const configFile = path.join(tmp, 'config.yaml');
-    writeFileSync(configFile, daemonConfigYaml({ port, upstreamPort: upstream.port, metricsPort: cmd.kind === 'fallback' ? undefined : metricsPort, healthPort: cmd.kind === 'fallback' ? undefined : healthPort }));
+    writeFileSync(configFile, daemonConfigYaml({ port, upstreamPort: upstream.port, metricsPort: cmd.kind === 'fallback' ? undefined : metricsPort, healthPort: cmd.kind === 'fallback' ? undefined : healthPort, workers: WORKERS }));
     daemon = startProcess('node-local-dns', process.execPath, [...IMAGE_NODE_FLAGS, ...cmd.args, '--config', configFile], { cwd: ROOT });
     const d = daemon;
     await waitAnswering(port, '_memory-probe.cluster.local', 20_000, () => d.running).catch((err: Error) => {
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
     const bytesPerEntry = ((full.rssMiB - warm.rssMiB) * MiB) / Math.max(1, entries - (warm.success ?? 0) - (warm.denial ?? 0));
     const lines = [
       '',
-      `node-local-dns memory (${cmd.note}, ${process.version})`,
+      `node-local-dns memory (${cmd.note}, ${process.version}, workers: ${WORKERS})`,
       '',
       'stage                        success  denial  RSS MiB',
       '---------------------------  -------  ------  -------',

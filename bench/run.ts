@@ -26,11 +26,12 @@ import path from 'node:path';
 import { generateZone } from '../test/harness/zone.js';
 import { startUpstream, type Upstream } from '../test/harness/upstream.js';
 import { runDnsperf, dnsperfVersion, type DnsperfResult } from './lib/dnsperf.js';
-import { MiB, treeCpuUs, treePids, treeRssBytes } from './lib/proc.js';
+import { MiB, treeCpuUs, treeRssBytes } from './lib/proc.js';
 import { runToCompletion, stopAll } from './lib/procs.js';
 import { loadavg, waitQuiet, watchDisturbance } from './lib/quiet.js';
 import { summarizeProfile } from './lib/profile.js';
 import { queryBatch, type Question } from './lib/udp.js';
+import { instancesAnswering } from '../src/node/instance-probe.js';
 import {
   ALL_SERVERS,
   ROOT,
@@ -286,8 +287,9 @@ async function benchServer(id: ServerId, ctx: ServerContext): Promise<ServerResu
     await warm(server);
     const rssWarm = treeRssBytes(server.pid) / MiB;
     if (id === 'nld-2w') {
-      server.processes = treePids(server.pid).length;
-      if (server.processes < 3) throw new Error(`workers: 2 not in effect (the process tree has ${server.processes} process(es)); skipped`);
+      // Worker threads of one process: id.server names each worker that answers.
+      const answering = await instancesAnswering('127.0.0.1', server.port, 32, 1000);
+      if (answering.size < 2) throw new Error(`workers: 2 not in effect (${answering.size} worker(s) answered id.server); skipped`);
     }
     const s = SETTINGS.seconds;
     const hitFile = writeData(HIT_NAMES.map((q) => `${q.name} A`));

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system tools the integration tests and benchmarks need:
 # authoritative servers (BIND named, unbound, dnsmasq), load/query tools
-# (dnsperf, dig, kdig), network tools (ip, iptables, conntrack) and promtool
-# (Debian package prometheus: `promtool check metrics` on a live scrape).
+# (dnsperf, dig, kdig), network tools (ip, iptables, conntrack), promtool
+# (Debian package prometheus: `promtool check metrics` on a live scrape) and
+# the C compilers gcc and musl-gcc (musl-tools) that build the getaddrinfo
+# programs of test/netns/pod-resolvers.test.ts.
 #
 # Idempotent: does nothing (and prints nothing) when everything is present.
 # Uses sudo only when not root. tshark is optional and never installed.
@@ -27,8 +29,10 @@ REQUIRED=(
   ip:iproute2
   conntrack:conntrack
   promtool:prometheus
+  gcc:gcc
+  musl-gcc:musl-tools
 )
-PACKAGES=(bind9 bind9-dnsutils unbound dnsmasq-base dnsperf knot-dnsutils iproute2 iptables conntrack prometheus)
+PACKAGES=(bind9 bind9-dnsutils unbound dnsmasq-base dnsperf knot-dnsutils iproute2 iptables conntrack prometheus gcc libc6-dev musl-tools)
 # System services that the packages above may start/enable.
 SERVICES=(named unbound named-resolvconf unbound-resolvconf prometheus)
 APT_GET=${APT_GET:-apt-get}

@@ -16,6 +16,7 @@ import type { CacheStats } from './cache/stats.js';
 import type { ForwardStats } from './forward/stats.js';
 import { probeForLoop, type LoopFinding } from './server/loop-detect.js';
 import { handOverTo, type InheritedListener } from './server/handover.js';
+import { Tracer } from './plugins/trace.js';
 
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
@@ -74,6 +75,7 @@ export class Daemon {
     }
     this.blocks = blocks;
     this.current = config;
+    this.applyTrace(config);
     this.state = 'running';
     await this.services.afterListen(config);
     this.logger.info(
@@ -104,8 +106,17 @@ export class Daemon {
     this.blocks = blocks;
     this.current = config;
     this.pipeline.countQueries = this.countsQueries(config);
+    this.applyTrace(config);
     await this.services.reload(config);
     return { ok: true, changed: true };
+  }
+
+  /** CoreDNS `trace`: a tracer while configured, replaced when its settings change. */
+  private applyTrace(config: Config): void {
+    const current = this.pipeline.tracer;
+    if (current && sameJson(current.config, config.trace)) return;
+    void current?.close();
+    this.pipeline.tracer = config.trace ? new Tracer(config.trace) : null;
   }
 
   /** Query counting is on when /metrics is served here or by a cluster primary (workers). */
@@ -121,7 +132,13 @@ export class Daemon {
       // Keep a cache across reloads (CoreDNS empties it) when its settings and listeners are the
       // same and it still serves one of the same zones; entries are keyed by name, so they stay valid.
       const cacheDonor = previous.find(
-        (p) => p.cache && sameJson(p.config.cache, block.cache) && sameJson(p.servers, servers) && p.config.zones.some((z) => block.zones.includes(z)) && !claimed.has(p),
+        (p) =>
+          p.cache &&
+          sameJson(p.config.cache, block.cache) &&
+          sameJson(p.config.plugins, block.plugins) && // cached template/hosts/rewrite answers depend on them
+          sameJson(p.servers, servers) &&
+          p.config.zones.some((z) => block.zones.includes(z)) &&
+          !claimed.has(p),
       );
       if (cacheDonor) {
         claimed.add(cacheDonor);
@@ -261,5 +278,15 @@ function pluginNames(block: ServerBlockConfig): string[] {
   if (block.forward) names.push('forward');
   if (block.log) names.push('log');
   if (block.loopDetect) names.push('loop');
+  const p = block.plugins;
+  if (p) {
+    if (p.template.length > 0) names.push('template');
+    if (p.hosts) names.push('hosts');
+    if (p.rewrite.length > 0) names.push('rewrite');
+    if (p.bufsize !== null) names.push('bufsize');
+    if (p.loadbalance) names.push('loadbalance');
+    if (p.whoami) names.push('whoami');
+    if (p.dns64) names.push('dns64');
+  }
   return names;
 }

@@ -1,24 +1,23 @@
 // Process entry: `node-local-dns [run] [flags]`, `check-config FILE`, `convert-corefile FILE`,
 // `load ...`. Flags follow node-cache (-localip, -conf, ...) plus --config FILE.yaml.
 import { readFileSync } from 'node:fs';
-import cluster from 'node:cluster';
-import { runWorker } from './cluster/worker.js';
+import { runWorkerThread } from './cluster/worker.js';
+import { workerThreadData } from './cluster/thread-data.js';
 import { parseArgs, parseSubcommand } from './cli/args.js';
 import { runDaemon, installSignalHandlers } from './cli/run.js';
-import { loadConfigFile, formatIssue } from './config/load.js';
-import { loadCorefile, parseCorefile, rawConfigToYaml } from './config/corefile.js';
+import { checkConfig } from './cli/check-config.js';
+import { formatIssue } from './config/load.js';
+import { parseCorefile, rawConfigToYaml, SUPPORTED_DIRECTIVES } from './config/corefile.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
   node-local-dns [--config FILE.yaml] [node-cache flags]   run the daemon (no flags: embedded default on 127.0.0.1:5353)
-  node-local-dns check-config FILE                         validate a YAML config or a Corefile
+  node-local-dns check-config FILE                         validate a YAML config, a Corefile (template) or a ConfigMap manifest
   node-local-dns convert-corefile FILE                     print the YAML equivalent of a Corefile
   node-local-dns load --server 127.0.0.1:53 --host NAME    load generator (see: load --help)
-  node-local-dns query [@IP] [-p PORT] [+tcp] NAME [TYPE]  one lookup, printed like dig (the image has no dig)
+  node-local-dns query [@IP] [-p PORT] NAME [TYPE] [CLASS] one lookup, printed like dig (see: query --help)
 node-cache flags: -localip -conf -basecorefile -kubednscm -upstreamsvc -setupinterface -setupiptables
   -interfacename -syncinterval -health-port -metrics-listen-address -skipteardown -pidfile -dns.port`;
-
-const isYaml = (file: string) => /\.ya?ml$/i.test(file);
 
 /** The file's text, or null after printing why it cannot be read. */
 function readText(file: string): string | null {
@@ -28,26 +27,6 @@ function readText(file: string): string | null {
     console.error(`${file}: cannot read: ${(err as Error).message}`);
     return null;
   }
-}
-
-function checkConfig(file: string | undefined): number {
-  if (!file) {
-    console.error('check-config needs a FILE');
-    return 2;
-  }
-  let result;
-  if (isYaml(file)) result = loadConfigFile(file);
-  else {
-    const text = readText(file);
-    if (text === null) return 1;
-    result = loadCorefile(text, file);
-  }
-  if (!result.ok) {
-    for (const issue of result.issues) console.error(formatIssue(issue));
-    return 1;
-  }
-  console.log(`${file}: OK (${result.config.servers.length} server block${result.config.servers.length === 1 ? '' : 's'})`);
-  return 0;
 }
 
 function convertCorefile(file: string | undefined): number {
@@ -75,11 +54,11 @@ async function main(argv: string[]): Promise<number | null> {
   }
   const { command, rest } = parseSubcommand(argv);
   switch (command) {
-    // Tools load their code (and dns2) only when used, so the daemon does not carry it in memory.
+    // The tools' code is loaded only when one runs, so the daemon does not carry it in memory.
     case 'load':
-      return (await import('./load/run.js')).runLoad(rest);
+      return (await import('./tools/index.js')).runLoad(rest);
     case 'query':
-      return (await import('./cli/query.js')).runQuery(rest);
+      return (await import('./tools/index.js')).runQuery(rest);
     case 'check-config':
       return checkConfig(rest.find((a) => !a.startsWith('-')));
     case 'convert-corefile':
@@ -94,6 +73,10 @@ async function main(argv: string[]): Promise<number | null> {
         console.log(`node-local-dns ${VERSION} (node ${process.version})`);
         return 0;
       }
+      if (parsed.flags.plugins) {
+        console.log(pluginListing());
+        return 0;
+      }
       if (parsed.flags.positionals.length > 0) {
         console.error(`node-local-dns: unexpected argument ${JSON.stringify(parsed.flags.positionals[0])}\n${USAGE}`);
         return 2;
@@ -105,7 +88,12 @@ async function main(argv: string[]): Promise<number | null> {
   }
 }
 
-if (cluster.isWorker) runWorker();
+/** `-plugins`, in CoreDNS's layout: the Corefile directives this build understands. */
+export function pluginListing(): string {
+  return ['Server types:', '  dns', '', 'Caddyfile loaders:', '  flag', '  default', '', 'Other plugins:', ...[...SUPPORTED_DIRECTIVES].sort().map((d) => `  dns.${d}`)].join('\n');
+}
+
+if (workerThreadData) runWorkerThread(workerThreadData);
 else main(process.argv.slice(2)).then(
   (code) => {
     if (code !== null) process.exitCode = code;

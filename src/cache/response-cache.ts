@@ -126,26 +126,40 @@ export class ResponseCache {
     const stale = this.config.serveStale;
     if (stale && now - entry.expiresAtMs < stale.durationMs) {
       entry.used = true;
-      return { entry, state: STALE, ttlSeconds: 0 };
+      // serve_stale verify (CoreDNS): ask the upstream first, as for a miss; the entry stays so
+      // that staleFallback() can still answer with it if the upstream fails.
+      return stale.mode === 'verify' ? undefined : { entry, state: STALE, ttlSeconds: 0 };
     }
     store.delete(key);
     if (entry.used) this.recentlyUsed.set(key, true);
     return undefined;
   }
 
+  /** Told of every entry insert() stores; with workers > 1, that is how fills reach the other workers (cluster/fill-sharing). */
+  onInsert: ((key: string, entry: CacheEntry) => void) | null = null;
+
+  /** Stores a reply template. A fresh positive answer replaces a denial entry for the same key. */
+  insert(key: string, template: ReplyTemplate, store: typeof CACHE_SUCCESS | typeof CACHE_DENIAL, ttlSeconds: number, carriedHits = 0): CacheEntry {
+    const entry = this.put(key, new CacheEntry(template, store, this.clock.nowMs(), ttlSeconds, carriedHits));
+    this.onInsert?.(key, entry);
+    return entry;
+  }
+
+  /** Stores an entry another worker filled (at `storedAtMs` on our clock), without telling onInsert. */
+  adopt(key: string, template: ReplyTemplate, store: typeof CACHE_SUCCESS | typeof CACHE_DENIAL, ttlSeconds: number, hits: number, storedAtMs: number): CacheEntry {
+    return this.put(key, new CacheEntry(template, store, storedAtMs, ttlSeconds, hits));
+  }
+
   /**
-   * Stores a reply template. A fresh positive answer replaces a denial entry for the same key. A
-   * replaced entry passes on whether it was used; a key remembered as used enters the protected
+   * A replaced entry passes on whether it was used; a key remembered as used enters the protected
    * segment directly.
    */
-  insert(key: string, template: ReplyTemplate, store: typeof CACHE_SUCCESS | typeof CACHE_DENIAL, ttlSeconds: number, carriedHits = 0): CacheEntry {
-    const now = this.clock.nowMs();
-    const entry = new CacheEntry(template, store, now, ttlSeconds, carriedHits);
+  private put(key: string, entry: CacheEntry): CacheEntry {
     const previous = this.stores[CACHE_DENIAL].peek(key) ?? this.stores[CACHE_SUCCESS].peek(key);
     const remembered = this.recentlyUsed.delete(key);
     entry.used = remembered || (previous?.used ?? false);
-    this.stores[store].set(key, entry, entry.used);
-    if (store === CACHE_SUCCESS) this.stores[CACHE_DENIAL].delete(key);
+    this.stores[entry.store].set(key, entry, entry.used);
+    if (entry.store === CACHE_SUCCESS) this.stores[CACHE_DENIAL].delete(key);
     return entry;
   }
 

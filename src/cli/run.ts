@@ -15,19 +15,20 @@ import { HealthState } from '../health/health.js';
 import { SetupErrors } from '../node/setup-errors.js';
 import { NodeSetup, nodeSetupService } from '../node/node-setup.js';
 import { instancesAnswering } from '../node/instance-probe.js';
-import { INSTANCE_ID } from '../server/chaos.js';
+import { isOwnInstance } from '../server/chaos.js';
 import { HttpService } from './http-service.js';
+import { PprofService } from '../plugins/pprof.js';
 import { installCrashPolicy } from './crash-policy.js';
 import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
-import { ClusterPrimary } from '../cluster/primary.js';
+import { WorkerPool } from '../cluster/primary.js';
 import { StatsAggregate } from '../cluster/snapshot.js';
 import { announceFailure, announceReady, isSuccessor, receiveListeners } from '../server/handover.js';
 
 /** Reloads pick up file changes within this period (ConfigMap updates arrive as symlink swaps). */
 const CONFIG_POLL_MS = 2000;
 
-/** What serves: the in-process Daemon, or the cluster primary driving worker processes. */
+/** What serves: the Daemon (`workers: 1`), or the pool of worker threads (`workers` > 1). */
 export type Engine = Pick<Daemon, 'start' | 'reload' | 'stop' | 'detectLoops' | 'handOver' | 'caches' | 'forwarders' | 'pluginsEnabled' | 'reloadFailures'>;
 
 export interface RunHandle {
@@ -41,7 +42,8 @@ export interface RunHandle {
 /** Starts serving; resolves once listeners are bound. Exits the process on fatal start errors. */
 export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunHandle> {
   const bootLogger = createLogger(flags.logLevel ?? 'info');
-  bootLogger.info({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
+  // -quiet (CoreDNS: no initialization output): the start banner only at debug level.
+  bootLogger[flags.quiet ? 'debug' : 'info']({ version: VERSION, node: process.version }, `Starting node-local-dns ${VERSION}`);
   for (const w of flags.warnings) bootLogger.warn(w);
   const setupErrors = new SetupErrors();
   const first = resolveConfig(flags, env);
@@ -55,9 +57,12 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   logResolved(logger, first);
 
   const workers = first.config.workers;
-  const primary = workers > 1 ? new ClusterPrimaryHolder() : null;
-  const dnsStats = primary ? primary.stats.dns : new DnsStats();
+  // The metrics registry is built before the pool and reads the pool's aggregate counters.
+  const aggregate = workers > 1 ? new StatsAggregate() : null;
+  let pool: WorkerPool | null = null;
+  const dnsStats = aggregate ? aggregate.dns : new DnsStats();
   let invalidConfigs = 0;
+  let ignored = first.config.ignored;
   const services: DaemonService[] = [];
   // The engine is created below; the registry reads it lazily at scrape time.
   let daemon: Engine;
@@ -68,19 +73,22 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     setupErrors,
     reloadFailed: () => daemon.reloadFailures + invalidConfigs,
     pluginsEnabled: () => daemon.pluginsEnabled(),
+    ignoredDirectives: () => ignored,
     version: VERSION,
   });
   const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });
   const nodeSetup = first.config.node ? new NodeSetup(first.config.node, { logger: logger.child({ component: 'node' }), setupErrors }) : null;
   if (nodeSetup) services.push(shutdownAwareNodeService(nodeSetup, logger.child({ component: 'node' })));
-  const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen, primary ? () => primary.refresh() : undefined);
+  const http = new HttpService(metrics.registry, health, logger.child({ component: 'http' }), first.setupMetricsListen, aggregate ? () => pool?.refreshStats() ?? Promise.resolve() : undefined);
   services.push(http);
+  services.push(new PprofService(logger.child({ component: 'pprof' })));
   if (flags.pidFile) services.push(pidFileService(flags.pidFile));
 
   const successor = isSuccessor();
   const inherited = successor ? await receiveListeners() : undefined;
   if (successor) logger.info({ listeners: [...(inherited?.keys() ?? [])] }, 'taking over listening sockets from the previous process');
-  daemon = primary ? primary.create(logger, services) : new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false });
+  if (aggregate) daemon = pool = new WorkerPool({ logger, services, stats: aggregate, inherited });
+  else daemon = new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false });
   try {
     await daemon.start(first.config);
     if (successor) announceReady();
@@ -113,6 +121,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
       return false;
     }
     if (result.changed) {
+      ignored = next.config.ignored;
       logger.level = next.config.log.level;
       logResolved(logger, next, `reloaded (${reason})`);
     }
@@ -180,22 +189,6 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
 
 
 
-/**
- * Holds the cluster primary's aggregate counters before the primary itself exists (the metrics
- * registry is built first and must read the same objects).
- */
-class ClusterPrimaryHolder {
-  readonly stats = new StatsAggregate();
-  private primary: ClusterPrimary | null = null;
-  create(logger: Logger, services: DaemonService[]): ClusterPrimary {
-    this.primary = new ClusterPrimary(logger, services, this.stats);
-    return this.primary;
-  }
-  refresh(): Promise<void> {
-    return this.primary?.refreshStats() ?? Promise.resolve();
-  }
-}
-
 /** Installs signal handlers as CoreDNS/node-cache do: TERM/INT/QUIT stop, USR1 reloads, HUP is ignored. */
 export function installSignalHandlers(handle: RunHandle, logger: Logger = createLogger()): void {
   let signals = 0;
@@ -214,6 +207,12 @@ export function installSignalHandlers(handle: RunHandle, logger: Logger = create
 
 function logResolved(logger: Logger, resolved: ResolvedConfig & { ok: true }, message = 'config loaded'): void {
   for (const w of resolved.warnings) logger.warn(w);
+  const ignored = resolved.config.ignored;
+  if (ignored.length > 0) {
+    // One line per start or reload; counted in nodelocaldns_config_ignored_directives{plugin}.
+    const list = ignored.map((d) => `${d.plugin} (${d.at}): ${d.reason}`);
+    logger.warn({ ignored: list }, `Corefile directives accepted but not applied: ${list.join('; ')}`);
+  }
   logger.info({ source: resolved.description, mode: resolved.mode }, message);
   if (resolved.corefile) logger.info({ corefile: resolved.corefile }, 'generated Corefile');
 }
@@ -231,7 +230,7 @@ function shutdownAwareNodeService(node: NodeSetup, logger: Logger): DaemonServic
     ...base,
     async beforeClose() {
       const ip = node.config.localIps[0];
-      const others = ip ? [...(await instancesAnswering(ip, node.config.dnsPort))].filter((id) => id !== INSTANCE_ID) : [];
+      const others = ip ? [...(await instancesAnswering(ip, node.config.dnsPort))].filter((id) => !isOwnInstance(id)) : [];
       done = true;
       if (others.length > 0) {
         logger.info({ others }, 'another node-local-dns instance answers on our address; leaving rules and interface in place');

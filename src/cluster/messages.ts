@@ -1,14 +1,16 @@
-// Messages between the primary and its worker processes (workers > 1). Plain JSON over the
-// cluster IPC channel; the Config is the validated model, which is plain data.
+// Messages between the main thread and its DNS worker threads (workers > 1), over the Worker's
+// own port. The Config is the validated model, which is plain data (structured-clone safe).
+// Cache fills travel on separate ports between every pair of workers (see fill-sharing.ts).
+import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../config/types.js';
-import type { LoopFinding } from '../server/loop-detect.js';
 import type { StatsSnapshot } from './snapshot.js';
 
 export type ToWorker =
   | { type: 'start'; config: Config }
-  | { type: 'reload'; config: Config; id: number }
+  | { type: 'reload'; id: number; config: Config }
   | { type: 'stats'; id: number }
-  | { type: 'detect-loops' }
+  /** A port to worker `index` for cache fills (sent when that worker starts or restarts). */
+  | { type: 'peer'; index: number; port: MessagePort }
   | { type: 'stop' };
 
 export type FromWorker =
@@ -16,4 +18,4 @@ export type FromWorker =
   | { type: 'failed'; error: string }
   | { type: 'reloaded'; id: number; ok: boolean; error?: string }
   | { type: 'stats'; id: number; snapshot: StatsSnapshot }
-  | { type: 'loops'; finding: LoopFinding | null };
+  | { type: 'stopped' };

@@ -1,107 +1,179 @@
-// The primary process when `workers` > 1: forks the worker processes that serve DNS (they share
-// each listening socket through the cluster module), and owns everything else: the services
-// (node setup, HTTP, pidfile), reloads (validated here, then applied by every worker) and
-// shutdown. Metrics are the sum of the workers' counters, gathered at scrape time.
-import cluster, { type Worker } from 'node:cluster';
+// `workers: N` (N > 1): N DNS workers in one process. The main thread is worker 0 (a Daemon like
+// `workers: 1`), and N-1 worker threads each run their own Daemon; every worker binds its own
+// SO_REUSEPORT UDP and TCP sockets on each listener address, so the kernel spreads queries over
+// them (hence Node >= 22.12, checked by the config schema). The main thread owns everything
+// else: the services (node setup, HTTP, pidfile), reloads (applied by every worker), shutdown.
+// Cache fills are broadcast between workers (fill-sharing.ts), so every worker's cache holds
+// what any of them learned; metrics are the workers' counters summed at scrape time.
+import { Worker, MessageChannel } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { ServiceGroup, type DaemonService } from '../service-group.js';
-import { pluginsEnabledFor, type ReloadResult } from '../daemon.js';
+import { Daemon, pluginsEnabledFor, type ReloadResult } from '../daemon.js';
 import type { LoopFinding } from '../server/loop-detect.js';
-import { StatsAggregate } from './snapshot.js';
+import type { InheritedListener } from '../server/handover.js';
+import { INSTANCE_ID } from '../server/chaos.js';
+import { StatsAggregate, takeSnapshot } from './snapshot.js';
+import { FillSharing } from './fill-sharing.js';
+import type { WorkerThreadData } from './thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const WORKER_START_TIMEOUT_MS = 15_000;
 const STATS_TIMEOUT_MS = 500;
 const WORKER_STOP_TIMEOUT_MS = 10_000;
+const MAIN_WORKER = 0;
 
-export class ClusterPrimary {
+export interface WorkerPoolOptions {
+  readonly logger: Logger;
+  readonly services: readonly DaemonService[];
+  readonly stats?: StatsAggregate;
+  /** Sockets inherited from a predecessor (SIGUSR2 handover): adopted by worker 0. */
+  readonly inherited?: Map<string, InheritedListener>;
+  /** The script a worker thread runs; default: workerEntry(). */
+  readonly entry?: string;
+}
+
+interface ThreadWorker {
+  readonly index: number;
+  readonly thread: Worker;
+}
+
+/**
+ * dist/node-local-dns-worker.cjs next to the running bundle (only the serving code), else the
+ * running script itself (src/main.ts under tsx), which starts a worker when it runs in one.
+ */
+export function workerEntry(): string {
+  const running = typeof __filename === 'string' ? __filename : process.argv[1];
+  const lean = join(dirname(running), 'node-local-dns-worker.cjs');
+  return existsSync(lean) ? lean : process.argv[1];
+}
+
+export class WorkerPool {
+  private readonly logger: Logger;
   private readonly services: ServiceGroup;
-  private readonly workers = new Map<number, Worker>(); // by worker index
+  readonly stats: StatsAggregate;
+  private readonly main: Daemon;
+  private readonly mainSharing: FillSharing;
+  private readonly threads = new Map<number, ThreadWorker>(); // by index 1..N-1
+  private readonly entry: string;
   private current: Config | null = null;
   private stopping = false;
   private requestId = 0;
-  reloadFailuresHere = 0;
+  reloadFailures = 0;
 
-  constructor(
-    private readonly logger: Logger,
-    services: readonly DaemonService[],
-    readonly stats: StatsAggregate = new StatsAggregate(),
-  ) {
-    this.services = new ServiceGroup(services, logger);
+  constructor(options: WorkerPoolOptions) {
+    this.logger = options.logger;
+    this.services = new ServiceGroup(options.services, options.logger);
+    this.stats = options.stats ?? new StatsAggregate();
+    this.entry = options.entry ?? workerEntry();
+    this.main = new Daemon({ logger: options.logger.child({ worker: MAIN_WORKER }), reusePort: true, inherited: options.inherited, alwaysCountQueries: false });
+    this.mainSharing = new FillSharing(() => this.main.blockRuntimes().flatMap((b) => (b.cache ? [b.cache] : [])));
   }
 
   get dnsStats() {
     return this.stats.dns;
   }
 
-  get reloadFailures(): number {
-    return this.reloadFailuresHere + this.stats.reloadFailures;
-  }
-
   async start(config: Config): Promise<void> {
     this.current = config;
     await this.services.beforeListen(config);
-    await Promise.all(Array.from({ length: config.workers }, (_, i) => this.startWorker(i, config)));
+    await this.main.start(config);
+    this.mainSharing.attach();
+    try {
+      await Promise.all(Array.from({ length: config.workers - 1 }, (_, i) => this.startThread(i + 1, config)));
+    } catch (err) {
+      this.stopping = true;
+      await Promise.all([...this.threads.values()].map((w) => w.thread.terminate()));
+      await this.main.stop(0);
+      throw err;
+    }
     await this.services.afterListen(config);
     this.logger.info({ workers: config.workers, zones: config.servers.map((s) => s.zones.join(' ')) }, 'node-local-dns serving');
   }
 
-  private startWorker(index: number, config: Config): Promise<void> {
-    const worker = cluster.fork({ NLD_WORKER_INDEX: String(index) });
-    this.workers.set(index, worker);
-    worker.on('exit', (code, signal) => {
-      this.stats.retire(worker.id);
-      if (this.workers.get(index) !== worker || this.stopping) return;
-      this.logger.error({ worker: index, code, signal }, 'worker exited; starting a new one');
-      this.workers.delete(index);
-      if (this.current) this.startWorker(index, this.current).catch((err) => this.logger.error({ worker: index, err: (err as Error).message }, 'worker restart failed'));
+  private startThread(index: number, config: Config): Promise<void> {
+    const workerData: WorkerThreadData = { nldWorker: true, index, instanceId: INSTANCE_ID };
+    const thread = new Worker(this.entry, { workerData });
+    const worker: ThreadWorker = { index, thread };
+    this.threads.set(index, worker);
+    this.connectFills(index, thread);
+    thread.on('error', (err) => this.logger.error({ worker: index, err: err.message }, 'worker thread failed'));
+    thread.on('exit', (code) => {
+      this.stats.retire(thread.threadId);
+      if (this.threads.get(index) !== worker || this.stopping) return;
+      this.threads.delete(index);
+      this.logger.error({ worker: index, code }, 'worker thread exited; starting a new one');
+      if (this.current) this.startThread(index, this.current).catch((err) => this.logger.error({ worker: index, err: (err as Error).message }, 'worker restart failed'));
     });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${index} did not start in ${WORKER_START_TIMEOUT_MS} ms`)), WORKER_START_TIMEOUT_MS);
       const onMessage = (msg: FromWorker) => {
         if (msg.type !== 'ready' && msg.type !== 'failed') return;
         clearTimeout(timer);
-        worker.off('message', onMessage);
+        thread.off('message', onMessage);
         if (msg.type === 'ready') resolve();
         else reject(new Error(`worker ${index}: ${msg.error}`));
       };
-      worker.on('message', onMessage);
-      worker.send({ type: 'start', config } satisfies ToWorker);
+      thread.on('message', onMessage);
+      thread.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`worker ${index} exited with code ${code} while starting`));
+      });
+      this.send(thread, { type: 'start', config });
     });
   }
 
-  /** Sends a request to every worker and collects one matching reply from each (or times out). */
+  /** A fill channel between the new worker and every other worker (the main thread included). */
+  private connectFills(index: number, thread: Worker): void {
+    const toMain = new MessageChannel();
+    this.mainSharing.addPeer(index, toMain.port1);
+    thread.postMessage({ type: 'peer', index: MAIN_WORKER, port: toMain.port2 } satisfies ToWorker, [toMain.port2]);
+    for (const other of this.threads.values()) {
+      if (other.index === index) continue;
+      const channel = new MessageChannel();
+      thread.postMessage({ type: 'peer', index: other.index, port: channel.port1 } satisfies ToWorker, [channel.port1]);
+      other.thread.postMessage({ type: 'peer', index, port: channel.port2 } satisfies ToWorker, [channel.port2]);
+    }
+  }
+
+  private send(thread: Worker, msg: ToWorker): void {
+    thread.postMessage(msg);
+  }
+
+  /** Sends a request to every worker thread and collects one matching reply from each (or times out). */
   private ask<T extends FromWorker>(make: (id: number) => ToWorker, match: (msg: FromWorker, id: number) => msg is T, timeoutMs: number): Promise<Map<Worker, T>> {
     const id = ++this.requestId;
     const replies = new Map<Worker, T>();
-    const workers = [...this.workers.values()].filter((w) => w.isConnected());
+    const threads = [...this.threads.values()].map((w) => w.thread);
     return new Promise((resolve) => {
+      const handlers = new Map<Worker, (msg: FromWorker) => void>();
       const done = () => {
         clearTimeout(timer);
-        for (const w of workers) w.off('message', handlers.get(w)!);
+        for (const [t, h] of handlers) t.off('message', h);
         resolve(replies);
       };
       const timer = setTimeout(done, timeoutMs);
-      const handlers = new Map<Worker, (msg: FromWorker) => void>();
-      for (const w of workers) {
+      for (const thread of threads) {
         const handler = (msg: FromWorker) => {
           if (!match(msg, id)) return;
-          replies.set(w, msg);
-          if (replies.size === workers.length) done();
+          replies.set(thread, msg);
+          if (replies.size === threads.length) done();
         };
-        handlers.set(w, handler);
-        w.on('message', handler);
-        w.send(make(id));
+        handlers.set(thread, handler);
+        thread.on('message', handler);
+        this.send(thread, make(id));
       }
-      if (workers.length === 0) done();
+      if (threads.length === 0) done();
     });
   }
 
   /** Gathers every worker's counters into `stats` (before a scrape). */
   async refreshStats(): Promise<void> {
     const replies = await this.ask((id) => ({ type: 'stats', id }), (m, id): m is Extract<FromWorker, { type: 'stats' }> => m.type === 'stats' && m.id === id, STATS_TIMEOUT_MS);
-    for (const [worker, reply] of replies) this.stats.update(worker.id, reply.snapshot);
+    this.stats.update(MAIN_WORKER, takeSnapshot(this.main));
+    for (const [thread, reply] of replies) this.stats.update(thread.threadId, reply.snapshot);
     this.stats.recompute();
   }
 
@@ -110,33 +182,28 @@ export class ClusterPrimary {
     if (JSON.stringify(config) === JSON.stringify(this.current)) return { ok: true, changed: false };
     if (config.workers !== this.current.workers) this.logger.warn({ from: this.current.workers, to: config.workers }, 'a change of workers takes effect at the next restart');
     await this.services.beforeListen(config);
-    const replies = await this.ask(
-      (id) => ({ type: 'reload', id, config }),
-      (m, id): m is Extract<FromWorker, { type: 'reloaded' }> => m.type === 'reloaded' && m.id === id,
-      WORKER_START_TIMEOUT_MS,
-    );
-    const failed = [...replies.values()].find((r) => !r.ok);
-    if (failed || replies.size < this.workers.size) {
-      this.reloadFailuresHere++;
-      return { ok: false, error: failed?.error ?? 'a worker did not answer the reload' };
+    const [mine, replies] = await Promise.all([
+      this.main.reload(config),
+      this.ask(
+        (id) => ({ type: 'reload', id, config }),
+        (m, id): m is Extract<FromWorker, { type: 'reloaded' }> => m.type === 'reloaded' && m.id === id,
+        WORKER_START_TIMEOUT_MS,
+      ),
+    ]);
+    this.mainSharing.attach();
+    const failed = !mine.ok ? mine.error : [...replies.values()].find((r) => !r.ok)?.error;
+    if (failed || replies.size < this.threads.size) {
+      this.reloadFailures++;
+      return { ok: false, error: failed ?? 'a worker did not answer the reload' };
     }
     this.current = config;
     await this.services.reload(config);
     return { ok: true, changed: true };
   }
 
-  async detectLoops(): Promise<LoopFinding | null> {
-    const first = this.workers.get(0);
-    if (!first) return null;
-    return new Promise((resolve) => {
-      const onMessage = (msg: FromWorker) => {
-        if (msg.type !== 'loops') return;
-        first.off('message', onMessage);
-        resolve(msg.finding);
-      };
-      first.on('message', onMessage);
-      first.send({ type: 'detect-loops' } satisfies ToWorker);
-    });
+  /** CoreDNS `loop`: probed through worker 0's listeners (every worker forwards the same way). */
+  detectLoops(): Promise<LoopFinding | null> {
+    return this.main.detectLoops();
   }
 
   async handOver(): Promise<{ ok: true; pid: number | undefined } | { ok: false; error: string }> {
@@ -147,26 +214,28 @@ export class ClusterPrimary {
     if (this.stopping) return;
     this.stopping = true;
     this.services.lameduck();
-    if (lameduckMs > 0) await new Promise((r) => setTimeout(r, lameduckMs));
+    if (lameduckMs > 0) {
+      this.logger.info({ lameduckMs }, 'lameduck: still serving before shutdown');
+      await new Promise((r) => setTimeout(r, lameduckMs));
+    }
     await this.services.beforeClose();
-    await Promise.all(
-      [...this.workers.values()].map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            if (!w.isConnected()) return resolve();
-            const timer = setTimeout(() => {
-              w.process.kill('SIGKILL');
-              resolve();
-            }, WORKER_STOP_TIMEOUT_MS);
-            w.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            w.send({ type: 'stop' } satisfies ToWorker);
-          }),
-      ),
-    );
+    await Promise.all([...[...this.threads.values()].map((w) => this.stopThread(w.thread)), this.main.stop(0)]);
+    this.mainSharing.close();
     await this.services.close();
+  }
+
+  private stopThread(thread: Worker): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void thread.terminate(), WORKER_STOP_TIMEOUT_MS);
+      thread.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      thread.on('message', (msg: FromWorker) => {
+        if (msg.type === 'stopped') void thread.terminate();
+      });
+      this.send(thread, { type: 'stop' });
+    });
   }
 
   caches() {

@@ -1,5 +1,5 @@
-// Counters of one worker process as plain JSON (sent to the primary over IPC), and their sum over
-// all workers as the stats objects the metrics registry reads. Aggregate objects are created once
+// Counters of one DNS worker as plain data (posted to the main thread), and their sum over all
+// workers as the stats objects the metrics registry reads. Aggregate objects are created once
 // per label set and updated in place, so the registry sees stable objects and counters that never
 // go backwards (a worker that exits leaves its last counts behind).
 import { DnsStats, type ZoneStats, type HistogramCounts } from '../metrics/dns-stats.js';
@@ -41,7 +41,6 @@ export interface StatsSnapshot {
   panics: number;
   caches: CacheJson[];
   forwarders: { maxConcurrentRejects: number; healthcheckBroken: number; upstreams: UpstreamJson[] }[];
-  reloadFailures: number;
 }
 
 const histJson = (h: HistogramCounts): HistogramJson => ({ counts: Array.from(h.counts), sum: h.sum });
@@ -83,7 +82,6 @@ export function takeSnapshot(daemon: Daemon): StatsSnapshot {
         healthcheckFailures: u.healthcheckFailures,
       })),
     })),
-    reloadFailures: daemon.reloadFailures,
   };
 }
 
@@ -97,7 +95,7 @@ function resetHist(h: HistogramCounts): void {
   h.sum = 0;
 }
 
-/** In the primary: the sum of the latest snapshot of every worker, plus the last one of workers that exited. */
+/** In the main thread: the sum of the latest snapshot of every worker, plus the last one of workers that exited. */
 export class StatsAggregate {
   readonly dns = new DnsStats();
   private readonly latest = new Map<number, StatsSnapshot>();
@@ -105,7 +103,6 @@ export class StatsAggregate {
   private readonly cacheByLabel = new Map<string, { stats: CacheStats; entries: [number, number] }>();
   private readonly forward = new ForwardStats([]);
   private readonly upstreamByLabel = new Map<string, UpstreamStats>();
-  reloadFailures = 0;
 
   update(worker: number, snapshot: StatsSnapshot): void {
     this.latest.set(worker, snapshot);
@@ -128,7 +125,6 @@ export class StatsAggregate {
     this.forward.maxConcurrentRejects = 0;
     this.forward.healthcheckBroken = 0;
     for (const u of this.upstreamByLabel.values()) this.resetUpstream(u);
-    this.reloadFailures = 0;
     for (const s of [...this.retired, ...this.latest.values()]) this.add(s);
   }
 
@@ -155,10 +151,12 @@ export class StatsAggregate {
       target.stats.drops += drops;
       target.stats.servedStale += stale;
       target.stats.prefetches += prefetch;
-      target.stats.evictions[0] += es;
-      target.stats.evictions[1] += ed;
-      target.entries[0] += c.entries[0];
-      target.entries[1] += c.entries[1];
+      // Every worker holds a copy of the same entries (fills are shared), so entries and evictions
+      // are one copy's: the largest over the workers, not the sum.
+      target.stats.evictions[0] = Math.max(target.stats.evictions[0], es);
+      target.stats.evictions[1] = Math.max(target.stats.evictions[1], ed);
+      target.entries[0] = Math.max(target.entries[0], c.entries[0]);
+      target.entries[1] = Math.max(target.entries[1], c.entries[1]);
     }
     for (const f of s.forwarders) {
       this.forward.maxConcurrentRejects += f.maxConcurrentRejects;
@@ -171,7 +169,6 @@ export class StatsAggregate {
         target.healthcheckFailures += u.healthcheckFailures;
       }
     }
-    this.reloadFailures += s.reloadFailures;
   }
 
   private cache(c: CacheJson): { stats: CacheStats; entries: [number, number] } {

@@ -1,40 +1,39 @@
-// A worker process (workers > 1): serves DNS on listeners shared through the cluster module and
-// does nothing else. The primary owns config, node setup, HTTP and signals, and drives this
-// process with messages; if the primary goes away, the worker exits.
+// A DNS worker thread (workers > 1): serves DNS on its own SO_REUSEPORT sockets and does nothing
+// else. The main thread owns config, node setup, HTTP and signals and drives this thread with
+// messages; the thread dies with the process. Cache fills are shared with the other workers.
+import { parentPort } from 'node:worker_threads';
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log/logger.js';
 import { installCrashPolicy } from '../cli/crash-policy.js';
 import { takeSnapshot } from './snapshot.js';
-import { REUSE_PORT_SUPPORTED } from '../util/features.js';
+import { FillSharing } from './fill-sharing.js';
+import type { WorkerThreadData } from './thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
-const send = (msg: FromWorker): void => {
-  process.send?.(msg);
-};
-
-export function runWorker(): void {
+export function runWorkerThread(data: WorkerThreadData): void {
+  const port = parentPort!;
+  const send = (msg: FromWorker) => port.postMessage(msg);
   let daemon: Daemon | null = null;
-  // Terminal signals reach the whole process group; the primary decides when we stop.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGHUP'] as const) process.on(signal, () => {});
-  process.on('disconnect', () => process.exit(0));
-  // As in the primary (cli/crash-policy.ts); the primary owns the node setup and restarts workers.
+  const sharing = new FillSharing(() => daemon?.blockRuntimes().flatMap((b) => (b.cache ? [b.cache] : [])) ?? []);
+  // As in the main thread (cli/crash-policy.ts), for this thread: a rejection is counted and
+  // serving goes on; an uncaught exception stops this worker's daemon and ends the thread, and the
+  // main thread starts a new worker (the node setup stays with the main thread).
   installCrashPolicy({
-    logger: createLogger(),
+    logger: createLogger().child({ worker: data.index }),
     countPanic: () => {
       if (daemon) daemon.dnsStats.panics++;
     },
     fatal: async () => daemon?.stop(0),
   });
-  process.on('message', (msg: ToWorker) => {
+  port.on('message', (msg: ToWorker) => {
     void (async () => {
       switch (msg.type) {
         case 'start': {
-          const logger = createLogger(msg.config.log.level).child({ worker: Number(process.env.NLD_WORKER_INDEX ?? 0) });
-          // With SO_REUSEPORT (Node >= 22.12) each worker binds its own socket and the kernel spreads
-          // queries; older Node shares the primary's socket through the cluster module.
-          daemon = new Daemon({ logger, reusePort: REUSE_PORT_SUPPORTED });
+          const logger = createLogger(msg.config.log.level).child({ worker: data.index });
+          daemon = new Daemon({ logger, reusePort: true, alwaysCountQueries: false });
           try {
             await daemon.start(msg.config);
+            sharing.attach();
             send({ type: 'ready' });
           } catch (err) {
             send({ type: 'failed', error: (err as Error).message });
@@ -43,18 +42,21 @@ export function runWorker(): void {
         }
         case 'reload': {
           const result = daemon ? await daemon.reload(msg.config) : { ok: false as const, error: 'not started' };
+          sharing.attach();
           send({ type: 'reloaded', id: msg.id, ok: result.ok, ...(result.ok ? {} : { error: result.error }) });
           return;
         }
         case 'stats':
           if (daemon) send({ type: 'stats', id: msg.id, snapshot: takeSnapshot(daemon) });
           return;
-        case 'detect-loops':
-          send({ type: 'loops', finding: daemon ? await daemon.detectLoops() : null });
+        case 'peer':
+          sharing.addPeer(msg.index, msg.port);
           return;
         case 'stop':
           await daemon?.stop(0);
-          process.exit(0);
+          sharing.close();
+          send({ type: 'stopped' });
+          port.close();
       }
     })();
   });

@@ -1,8 +1,9 @@
 // Reads a CoreDNS Corefile (the caddy syntax node-cache's template produces) into the YAML-shaped
 // RawConfig, so an existing nodelocaldns ConfigMap works unchanged. Supported: server blocks
 // (`zone1 zone2:53 { ... }`), the directives node-cache's Corefile uses (errors, cache, reload,
-// loop, bind, forward, prometheus, health, log) and their options. Anything else is an error that
-// names file:line and the directive: silently ignoring a `rewrite` would change answers.
+// loop, bind, forward, prometheus, health, log) and every other plugin node-cache compiles in
+// (src/plugins/: template, hosts, rewrite, ...). What cannot be applied faithfully is recorded in
+// `ignored` (one warning, a metric); a directive node-cache does not have is an error naming file:line.
 // Pure text in, values out: never throws, never reads files (resolv.conf paths are left to the
 // schema), never logs. Semantic checks (ranges, addresses) are the schema's; this file maps the
 // schema's paths back to Corefile lines.
@@ -11,6 +12,8 @@ import { Document, isMap, isScalar, isSeq, visit, type Pair, type Scalar } from 
 import { formatPath, validateRawConfig, type ConfigIssue, type ConfigResult } from './load.js';
 import type { RawConfig } from './schema.js';
 import { normalizeZone, type Parsed } from './values.js';
+import type { IgnoredDirective } from './types.js';
+import { PLUGIN_DIRECTIVES } from '../plugins/index.js';
 
 export const DEFAULT_DNS_PORT = 53;
 /** CoreDNS's `prometheus` default address (node-cache's Corefile always gives `:9253`). */
@@ -22,7 +25,9 @@ export const DEFAULT_RELOAD_INTERVAL = '30s';
 /** Where a block without `bind` listens: CoreDNS binds the wildcard address. */
 export const WILDCARD_BIND = '0.0.0.0';
 
-export const SUPPORTED_DIRECTIVES = ['bind', 'cache', 'errors', 'forward', 'health', 'log', 'loop', 'prometheus', 'reload'] as const;
+export const CORE_DIRECTIVES = ['bind', 'cache', 'errors', 'forward', 'health', 'log', 'loop', 'prometheus', 'reload'] as const;
+/** Every directive node-cache 1.26 (and 1.22: dnstap, metadata) compiles in. */
+export const SUPPORTED_DIRECTIVES: readonly string[] = [...CORE_DIRECTIVES, ...Object.keys(PLUGIN_DIRECTIVES)].sort();
 
 export type LineOf = (path: readonly PropertyKey[]) => number;
 
@@ -36,7 +41,7 @@ export interface CorefileOptions {
 // ---------------------------------------------------------------------------------------------
 // Tokenizer (caddy v1 lexer rules: whitespace-separated words, "quoted strings", # comments).
 
-interface Token {
+export interface Token {
   readonly text: string;
   readonly line: number; // line the token starts on
   readonly endLine: number; // line it ends on (differs only for quoted strings with newlines)
@@ -89,7 +94,7 @@ function tokenize(text: string, issue: (line: number, field: string, reason: str
 // ---------------------------------------------------------------------------------------------
 // Structure: server blocks of directives, each directive with args and an optional { } block.
 
-interface Directive {
+export interface Directive {
   readonly name: string;
   readonly line: number;
   readonly args: readonly Token[];
@@ -194,7 +199,7 @@ class Parser {
 // ---------------------------------------------------------------------------------------------
 // Semantics: directives → RawConfig fragments, with a line for every path they produce.
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 interface ZoneKey {
   readonly zone: string;
@@ -202,8 +207,11 @@ interface ZoneKey {
 }
 
 interface Collector {
+  readonly file: string;
   issue(line: number, field: string, reason: string): void;
 }
+
+
 
 /** What one server block contributes, before it is split per port. */
 interface BlockResult {
@@ -216,6 +224,9 @@ interface TopLevel {
   metrics?: { listen: string; line: number };
   health?: { listen: string; lameduck?: string; line: number };
   reload?: { interval: string; line: number };
+  readonly ignored: IgnoredDirective[];
+  /** Process-wide plugin settings (pprof, trace, ...): the first block that sets one wins. */
+  readonly global: Map<string, { value: unknown; line: number }>;
 }
 
 const PLACEHOLDER = /__PILLAR__[A-Z_]+__|<nil>/;
@@ -284,7 +295,7 @@ function expandIpv6(address: string): string {
 }
 
 /** Builds one block's RawConfig fragment; every directive handler records the lines it produced. */
-class BlockBuilder {
+export class BlockBuilder {
   readonly server: Json = {};
   readonly lines = new Map<string, number>();
   private readonly seen = new Map<string, number>();
@@ -292,11 +303,35 @@ class BlockBuilder {
   constructor(
     readonly zones: readonly string[],
     private readonly c: Collector,
-    private readonly top: TopLevel,
+    readonly top: TopLevel,
   ) {}
 
   issue(line: number, field: string, reason: string): void {
     this.c.issue(line, field, reason);
+  }
+
+  /** Records that `plugin` (or part of it) on `line` is accepted but not applied, and why. */
+  ignore(plugin: string, line: number, reason: string): void {
+    this.top.ignored.push({ plugin, at: `${this.c.file}:${line}`, reason });
+  }
+
+  /** Appends one entry to a list field (e.g. template[2]) and records its line. */
+  push(field: string, value: unknown, line: number): void {
+    const list = (this.server[field] ??= []) as unknown[];
+    this.lines.set(`${field}[${list.length}]`, line);
+    if (!this.lines.has(field)) this.lines.set(field, line);
+    list.push(value);
+  }
+
+  /** A process-wide setting (pprof, trace): blocks must agree; returns false after reporting. */
+  setGlobal(field: string, value: unknown, line: number): boolean {
+    const previous = this.top.global.get(field);
+    if (previous && JSON.stringify(previous.value) !== JSON.stringify(value)) {
+      this.issue(line, field, `differs from the ${field} directive on line ${previous.line}; it is process-wide here, so all blocks must agree`);
+      return false;
+    }
+    if (!previous) this.top.global.set(field, { value, line });
+    return true;
   }
 
   set(path: string, value: unknown, line: number): void {
@@ -328,7 +363,7 @@ class BlockBuilder {
       this.issue(placeholder.line, d.name, `placeholder ${name} was not substituted (node-cache fills it from -localip, $<SVC>_SERVICE_HOST or the kube-dns ConfigMap)`);
       return;
     }
-    const handler = DIRECTIVES[d.name];
+    const handler = DIRECTIVES[d.name] ?? PLUGIN_DIRECTIVES[d.name];
     if (!handler) {
       this.issue(d.line, d.name, `unsupported directive "${d.name}"; node-local-dns supports ${SUPPORTED_DIRECTIVES.join(', ')}`);
       return;
@@ -589,7 +624,7 @@ const FORWARD_OPTIONS: Record<string, (d: Directive, b: BlockBuilder) => void> =
 /** Parses Corefile text into the YAML-shaped RawConfig. Never throws; returns every error found. */
 export function parseCorefile(source: string, file: string, opts: CorefileOptions = {}): CorefileParse {
   const issues: ConfigIssue[] = [];
-  const c: Collector = { issue: (line, field, reason) => issues.push({ file, line, field, reason }) };
+  const c: Collector = { file, issue: (line, field, reason) => issues.push({ file, line, field, reason }) };
   const tokens = tokenize(source, c.issue);
   if (!tokens) return { ok: false, issues };
   let blocks: ServerBlock[];
@@ -601,7 +636,7 @@ export function parseCorefile(source: string, file: string, opts: CorefileOption
   }
   if (blocks.length === 0) return { ok: false, issues: [{ file, line: 1, field: '', reason: 'no server blocks (expected e.g. ".:53 { forward . /etc/resolv.conf }")' }] };
 
-  const top: TopLevel = {};
+  const top: TopLevel = { ignored: [], global: new Map() };
   const servers: Json[] = [];
   const lines = new Map<string, number>();
   for (const block of blocks) {
@@ -634,6 +669,11 @@ export function parseCorefile(source: string, file: string, opts: CorefileOption
     raw.reload = { interval: top.reload.interval };
     lines.set('reload', top.reload.line);
   }
+  for (const [field, { value, line }] of top.global) {
+    raw[field] = value;
+    lines.set(field, line);
+  }
+  if (top.ignored.length > 0) raw.ignored = top.ignored;
   return { ok: true, raw: raw as RawConfig, lineOfPath: lineLookup(lines) };
 }
 

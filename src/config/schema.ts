@@ -2,8 +2,16 @@
 // the normalized model in types.ts. One schema holds every default; validation happens once.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { Config, ForwardConfig, CacheConfig, ServerBlockConfig, UpstreamAddress } from './types.js';
+import type { Config, ForwardConfig, CacheConfig, ServerBlockConfig, UpstreamAddress, PluginsConfig } from './types.js';
 import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './values.js';
+import { REUSE_PORT_SUPPORTED } from '../util/features.js';
+import { templateSchema, validateTemplate } from '../plugins/template.js';
+import { hostsSchema } from '../plugins/hosts.js';
+import { rewriteRuleSchema, validateRewriteRule } from '../plugins/rewrite.js';
+import { MAX_BUFSIZE, MIN_BUFSIZE } from '../plugins/bufsize.js';
+import { dns64Schema, validateDns64 } from '../plugins/dns64.js';
+import { DEFAULT_PPROF_ADDRESS } from '../plugins/pprof.js';
+import { DEFAULT_SERVICE } from '../plugins/trace.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const parsed = parseDuration(value);
@@ -128,8 +136,72 @@ const forwardSchema = z
     }),
   );
 
+const zoneOrUndefined = (zone: string): string | undefined => {
+  const n = normalizeZone(zone);
+  return n.ok ? n.value : undefined;
+};
+const zoneListOf = (zones: readonly string[], ctx: z.RefinementCtx, path: PropertyKey[]): string[] =>
+  zones.map((zone, i) => {
+    const n = normalizeZone(zone);
+    if (!n.ok) ctx.addIssue({ code: 'custom', message: n.error, input: zone, path: [...path, i] });
+    return n.ok ? n.value : '.';
+  });
+
+// Plugins (src/plugins/*): each field is off when absent; a block with none has `plugins: null`,
+// which is all the query path checks.
+const pluginFields = {
+  template: z.array(templateSchema).default([]),
+  hosts: hostsSchema.nullable().default(null),
+  rewrite: z.array(rewriteRuleSchema).default([]),
+  bufsize: z.number().int().min(MIN_BUFSIZE).max(MAX_BUFSIZE).nullable().default(null),
+  loadbalance: z.union([z.literal('round_robin'), z.boolean()]).default(false),
+  whoami: z.boolean().default(false),
+  dns64: dns64Schema.nullable().default(null),
+};
+
+type RawPlugins = { [K in keyof typeof pluginFields]: z.output<(typeof pluginFields)[K]> };
+
+function pluginsConfig(b: RawPlugins, zones: readonly string[], ctx: z.RefinementCtx): PluginsConfig | null {
+  const template = b.template.flatMap((t, i) => {
+    const v = validateTemplate(t, zones, zoneOrUndefined);
+    if ('error' in v) ctx.addIssue({ code: 'custom', message: v.error, path: ['template', i, v.field] });
+    return 'config' in v ? [v.config] : [];
+  });
+  const rewrite = b.rewrite.flatMap((r, i) => {
+    const v = validateRewriteRule(r);
+    if ('error' in v) ctx.addIssue({ code: 'custom', message: v.error, path: ['rewrite', i, v.field] });
+    return 'config' in v ? [v.config] : [];
+  });
+  let hosts: PluginsConfig['hosts'] = null;
+  if (b.hosts) {
+    const h = b.hosts;
+    const reload = parseDuration(h.reload);
+    if (!reload.ok) ctx.addIssue({ code: 'custom', message: reload.error, path: ['hosts', 'reload'] });
+    hosts = {
+      file: h.file,
+      zones: h.zones && h.zones.length > 0 ? zoneListOf(h.zones, ctx, ['hosts', 'zones']) : zones,
+      entries: h.entries,
+      ttlSeconds: h.ttl,
+      reloadMs: reload.ok ? reload.value : 0,
+      reverse: !h.noReverse,
+      fallthrough: h.fallthrough === false ? null : h.fallthrough === true || h.fallthrough.length === 0 ? ['.'] : zoneListOf(h.fallthrough, ctx, ['hosts', 'fallthrough']),
+      fallthroughUnsupported: h.fallthroughUnsupported,
+    };
+  }
+  let dns64: PluginsConfig['dns64'] = null;
+  if (b.dns64) {
+    const v = validateDns64(b.dns64);
+    if ('error' in v) ctx.addIssue({ code: 'custom', message: v.error, path: ['dns64', v.field] });
+    else dns64 = v.config;
+  }
+  const loadbalance = b.loadbalance !== false;
+  if (template.length === 0 && !hosts && rewrite.length === 0 && b.bufsize === null && !loadbalance && !b.whoami && !dns64) return null;
+  return { template, hosts, rewrite, bufsize: b.bufsize, loadbalance, whoami: b.whoami, dns64 };
+}
+
 const serverBlockSchema = z
   .strictObject({
+    ...pluginFields,
     zones: z.array(zoneName).min(1).default(['.']),
     bind: z.array(ipAddress).min(1).default(['127.0.0.1']),
     port: port.default(53),
@@ -141,7 +213,18 @@ const serverBlockSchema = z
       .transform((l) => (l === false ? null : l === true ? { sampleRate: 1 } : l)),
     loop: z.boolean().default(false),
   })
-  .transform((b): ServerBlockConfig => ({ zones: b.zones, bind: b.bind, port: b.port, cache: b.cache, forward: b.forward, log: b.log, loopDetect: b.loop }));
+  .transform(
+    (b, ctx): ServerBlockConfig => ({
+      zones: b.zones,
+      bind: b.bind,
+      port: b.port,
+      cache: b.cache,
+      forward: b.forward,
+      log: b.log,
+      loopDetect: b.loop,
+      plugins: pluginsConfig(b, b.zones, ctx),
+    }),
+  );
 
 const nodeSchema = z.strictObject({
   localIPs: z.array(ipAddress).min(1),
@@ -164,21 +247,41 @@ export const configSchema = z
     log: z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .default({ level: 'info' }),
+    // Timeouts are CoreDNS's server defaults (core/dnsserver: read 3s, write 5s, idle 10s).
     tcp: z
       .strictObject({
+        readTimeout: duration.default(3000),
         idleTimeout: duration.default(10_000),
+        writeTimeout: duration.default(5000),
         maxConnections: positiveInt.default(1000),
         maxQueriesInFlightPerConnection: positiveInt.default(100),
+        maxQueuedBytesPerConnection: positiveInt.default(65_536),
       })
-      .default({ idleTimeout: 10_000, maxConnections: 1000, maxQueriesInFlightPerConnection: 100 }),
+      .prefault({}),
     udp: z
       .strictObject({ receiveBuffer: positiveInt.default(8 << 20), sendBuffer: positiveInt.default(8 << 20) })
       .default({ receiveBuffer: 8 << 20, sendBuffer: 8 << 20 }),
     workers: positiveInt.max(64).default(1),
     reload: z.strictObject({ interval: duration.default(0) }).default({ interval: 0 }),
     node: nodeSchema.nullable().default(null),
+    pprof: z.strictObject({ listen: z.string().default(DEFAULT_PPROF_ADDRESS).pipe(listenAddress(6053)) }).nullable().default(null),
+    trace: z
+      .strictObject({ endpoint: z.url({ protocol: /^https?$/ }), service: z.string().min(1).default(DEFAULT_SERVICE), every: positiveInt.default(1) })
+      .nullable()
+      .default(null),
+    // Written by the Corefile reader: directives accepted but not applied (warned at start and reload).
+    ignored: z.array(z.strictObject({ plugin: z.string(), at: z.string(), reason: z.string() })).default([]),
   })
   .superRefine((c, ctx) => {
+    // workers > 1: worker threads, each with its own SO_REUSEPORT sockets on the same port.
+    if (c.workers > 1 && !REUSE_PORT_SUPPORTED) {
+      ctx.addIssue({ code: 'custom', path: ['workers'], message: `workers > 1 needs Node >= 22.12 (SO_REUSEPORT); this is Node ${process.versions.node}, use workers: 1` });
+    }
+    if (c.workers > 1) {
+      c.servers.forEach((block, index) => {
+        if (block.port === 0) ctx.addIssue({ code: 'custom', path: ['servers', index, 'port'], message: 'port 0 (any free port) needs workers: 1: every worker binds the same port' });
+      });
+    }
     // Two blocks may share a listener only if they serve different zones (CoreDNS rule).
     const seen = new Map<string, number>();
     c.servers.forEach((block, index) => {
@@ -204,7 +307,14 @@ export const configSchema = z
       health: { listen: c.health.listen, lameduckMs: c.health.lameduck },
       metrics: { listen: c.metrics.listen },
       log: c.log,
-      tcp: { idleTimeoutMs: c.tcp.idleTimeout, maxConnections: c.tcp.maxConnections, maxQueriesInFlightPerConnection: c.tcp.maxQueriesInFlightPerConnection },
+      tcp: {
+        readTimeoutMs: c.tcp.readTimeout,
+        idleTimeoutMs: c.tcp.idleTimeout,
+        writeTimeoutMs: c.tcp.writeTimeout,
+        maxConnections: c.tcp.maxConnections,
+        maxQueriesInFlightPerConnection: c.tcp.maxQueriesInFlightPerConnection,
+        maxQueuedBytesPerConnection: c.tcp.maxQueuedBytesPerConnection,
+      },
       udp: { receiveBufferBytes: c.udp.receiveBuffer, sendBufferBytes: c.udp.sendBuffer },
       workers: c.workers,
       reload: { intervalMs: c.reload.interval },
@@ -218,6 +328,9 @@ export const configSchema = z
         dnsPort: c.node.dnsPort,
         healthPort: c.node.healthPort,
       },
+      pprof: c.pprof,
+      trace: c.trace && { endpoint: c.trace.endpoint, serviceName: c.trace.service, every: c.trace.every },
+      ignored: c.ignored,
     }),
   );
 

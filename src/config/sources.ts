@@ -10,8 +10,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import type { CliFlags } from '../cli/args.js';
-import { DEFAULT_KUBE_DNS_DIR } from '../cli/args.js';
+import { DEFAULT_KUBE_DNS_DIR, type CliFlags } from './flags.js';
 import { EMPTY_KUBE_DNS_CONFIG, readKubeDnsDir, type KubeDnsConfig } from '../kube/configmap.js';
 import { clusterDnsFromEnv, generateCorefile } from '../kube/template.js';
 import { parseCorefile } from './corefile.js';

@@ -68,6 +68,7 @@ export interface ServerBlockConfig {
   readonly forward: ForwardConfig | null;
   readonly log: QueryLogConfig | null;
   readonly loopDetect: boolean;
+  readonly plugins: PluginsConfig | null; // template, hosts, rewrite, ...; null when none
 }
 
 export interface HostPort {
@@ -92,9 +93,95 @@ export interface Config {
   readonly health: { readonly listen: HostPort | null; readonly lameduckMs: number };
   readonly metrics: { readonly listen: HostPort | null };
   readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
-  readonly tcp: { readonly idleTimeoutMs: number; readonly maxConnections: number; readonly maxQueriesInFlightPerConnection: number };
+  readonly tcp: {
+    readonly readTimeoutMs: number; // a connection's first frame must arrive whole within this
+    readonly idleTimeoutMs: number; // every later frame, counted from when the connection went idle
+    readonly writeTimeoutMs: number; // queued replies must make progress within this
+    readonly maxConnections: number; // at the cap, the idlest connection is closed for a new one
+    readonly maxQueriesInFlightPerConnection: number; // replies not yet flushed included
+    readonly maxQueuedBytesPerConnection: number;
+  };
   readonly udp: { readonly receiveBufferBytes: number; readonly sendBufferBytes: number };
   readonly workers: number; // processes serving queries; 1 = no cluster
   readonly reload: { readonly intervalMs: number }; // 0 = only on file events and SIGUSR1
   readonly node: NodeSetupConfig | null;
+  readonly pprof: { readonly listen: HostPort } | null; // CoreDNS `pprof`: Node profiles over HTTP
+  readonly trace: TraceConfig | null; // CoreDNS `trace`: spans to Zipkin
+  readonly ignored: readonly IgnoredDirective[]; // Corefile directives accepted but not applied
+}
+
+export interface TraceConfig {
+  readonly endpoint: string; // Zipkin v2 spans URL
+  readonly serviceName: string;
+  readonly every: number; // trace one query in N (1 = all)
+}
+
+/** A Corefile directive (or part of one) that is accepted but not applied; warned and counted. */
+export interface IgnoredDirective {
+  readonly plugin: string;
+  readonly at: string; // file:line
+  readonly reason: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plugins beyond cache/forward (src/plugins/*). A block without any has `plugins: null`.
+
+/** CoreDNS `template CLASS TYPE [ZONES]`: one template of a block, in Corefile order. */
+export interface TemplateConfig {
+  readonly qclass: number; // 255 = ANY
+  readonly qtype: number; // 255 = ANY
+  readonly zones: readonly string[];
+  readonly match: readonly string[]; // Go regexes, first match wins; default ".*"
+  readonly answer: readonly string[]; // Go templates of RRs
+  readonly additional: readonly string[];
+  readonly authority: readonly string[];
+  readonly rcode: number;
+  readonly fallthrough: readonly string[] | null; // zones; null = off
+}
+
+/** CoreDNS `hosts [FILE [ZONES]]`. */
+export interface HostsConfig {
+  readonly file: string | null; // null: only the inline entries
+  readonly zones: readonly string[];
+  readonly entries: readonly string[]; // inline hosts-file lines
+  readonly ttlSeconds: number;
+  readonly reloadMs: number; // 0 = never re-read
+  readonly reverse: boolean; // generate PTR records (no_reverse turns it off)
+  readonly fallthrough: readonly string[] | null;
+  readonly fallthroughUnsupported: boolean; // other qtypes of a known name go on instead of NODATA
+}
+
+export type NameMatch = 'exact' | 'prefix' | 'suffix' | 'substring' | 'regex';
+
+/** One `rewrite` rule, in Corefile order. */
+export type RewriteRuleConfig =
+  | {
+      readonly field: 'name';
+      readonly stop: boolean;
+      readonly match: NameMatch;
+      readonly from: string;
+      readonly to: string;
+      readonly answerAuto: boolean;
+      readonly answerName: readonly (readonly [string, string])[]; // regex FROM, TO
+      readonly answerValue: readonly (readonly [string, string])[];
+    }
+  | { readonly field: 'type' | 'class'; readonly stop: boolean; readonly from: number; readonly to: number }
+  | { readonly field: 'ttl'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly min: number; readonly max: number };
+
+/** CoreDNS `dns64`. */
+export interface Dns64Config {
+  readonly prefix: string; // IPv6 address part of the prefix
+  readonly prefixLength: number; // 32, 40, 48, 56, 64 or 96
+  readonly translateAll: boolean;
+  readonly allowIpv4: boolean; // also for clients that asked over IPv4
+}
+
+export interface PluginsConfig {
+  readonly template: readonly TemplateConfig[];
+  readonly hosts: HostsConfig | null;
+  readonly rewrite: readonly RewriteRuleConfig[];
+  readonly bufsize: number | null; // cap on the EDNS UDP size of queries
+  readonly loadbalance: boolean; // round_robin
+  readonly whoami: boolean;
+  readonly dns64: Dns64Config | null;
 }

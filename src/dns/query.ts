@@ -76,22 +76,13 @@ function findOptFlags(msg: Uint8Array): number {
   for (let section = 0; section < 3; section++) {
     for (let i = 0; i < counts[section]; i++) {
       const afterName = skipName(msg, pos);
-      if (afterName < 0 || afterName + 10 > msg.length) return -1;
-      const next = afterName + 10 + ((msg[afterName + 8] << 8) | msg[afterName + 9]);
-      if (next > msg.length) return -1;
+      const next = recordEnd(msg, afterName);
+      if (next < 0) return -1;
       if (section === 2 && ((msg[afterName] << 8) | msg[afterName + 1]) === TYPE.OPT) return (msg[afterName + 6] << 8) | msg[afterName + 7];
       pos = next;
     }
   }
   return -1;
-}
-
-/** Offset just past one resource record at `pos`, or -1 when it is cut or malformed. */
-function skipRecord(msg: Uint8Array, pos: number): number {
-  const afterName = skipName(msg, pos);
-  if (afterName < 0 || afterName + 10 > msg.length) return -1;
-  const next = afterName + 10 + ((msg[afterName + 8] << 8) | msg[afterName + 9]);
-  return next > msg.length ? -1 : next;
 }
 
 /**
@@ -136,6 +127,16 @@ export function skipName(msg: Uint8Array, offset: number): number {
 }
 
 /**
+ * Offset just past the resource record whose owner name ends at `afterName` (skipName's result):
+ * TYPE, CLASS, TTL, RDLENGTH and RDATA must all be there. -1 when they are not (or afterName is -1).
+ */
+export function recordEnd(msg: Uint8Array, afterName: number): number {
+  if (afterName < 0 || afterName + 10 > msg.length) return -1;
+  const next = afterName + 10 + ((msg[afterName + 8] << 8) | msg[afterName + 9]);
+  return next > msg.length ? -1 : next;
+}
+
+/**
  * Parses a client query. Accepts what CoreDNS (miekg/dns) accepts: at most one answer and one
  * authority record (skipped, never forwarded), at most two additional records, the Z bit, and
  * bytes after the last record (ignored). FORMERR for anything else unreadable, and for two OPTs
@@ -161,16 +162,15 @@ export function parseQuery(msg: Uint8Array): QueryResult {
 
   let pos = questionEnd;
   for (let i = 0; i < otherCount; i++) {
-    pos = skipRecord(msg, pos);
+    pos = recordEnd(msg, skipName(msg, pos));
     if (pos < 0) return problem('formerr', msg, questionEnd);
   }
   let optStart = -1;
   let optEnd = -1;
   for (let i = 0; i < arcount; i++) {
     const afterName = skipName(msg, pos);
-    if (afterName < 0 || afterName + 10 > msg.length) return problem('formerr', msg, questionEnd);
-    const next = afterName + 10 + ((msg[afterName + 8] << 8) | msg[afterName + 9]);
-    if (next > msg.length) return problem('formerr', msg, questionEnd);
+    const next = recordEnd(msg, afterName);
+    if (next < 0) return problem('formerr', msg, questionEnd);
     if (((msg[afterName] << 8) | msg[afterName + 1]) === TYPE.OPT) {
       if (optStart >= 0 || afterName !== pos + 1) return problem('formerr', msg, questionEnd); // RFC 6891 §6.1.1: one OPT; §6.1.2: root owner
       optStart = pos;

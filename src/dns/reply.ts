@@ -2,7 +2,7 @@
 // SOA negative TTL, OPT position) and writes replies for clients: cached/forwarded replies patched
 // with the client's ID, question bytes and TTLs, truncated to the client's size, and the error
 // replies the server itself writes. Pure: bytes in, bytes out.
-import { skipName } from './query.js';
+import { recordEnd, skipName } from './query.js';
 import type { EdnsPresence, ParsedQuery } from './query.js';
 import { EDNS_DO_BIT, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MAX_TCP_MESSAGE, OUR_EDNS_PAYLOAD, TYPE } from './constants.js';
 
@@ -44,11 +44,10 @@ export function analyzeReply(msg: Uint8Array): ReplyAnalysis | undefined {
     for (let i = 0; i < counts[section]; i++) {
       const start = pos;
       const afterName = skipName(msg, pos);
-      if (afterName < 0 || afterName + 10 > msg.length) return undefined;
+      const next = recordEnd(msg, afterName);
+      if (next < 0) return undefined;
       const type = readU16(msg, afterName);
-      const rdlength = readU16(msg, afterName + 8);
-      const next = afterName + 10 + rdlength;
-      if (next > msg.length) return undefined;
+      const rdlength = next - afterName - 10;
       if (type === TYPE.OPT) {
         if (optStart < 0) optStart = start;
       } else {
@@ -191,9 +190,9 @@ export function renderReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: Pa
     records = 0;
     while (records < offsets.length) {
       const o = offsets[records];
-      const recordEnd = o + 6 + readU16(wire, o + 4);
-      if (recordEnd > budget) break;
-      end = recordEnd;
+      const next = o + 6 + readU16(wire, o + 4);
+      if (next > budget) break;
+      end = next;
       records++;
     }
   }

@@ -10,51 +10,76 @@ export function frame(msg: Uint8Array): Buffer {
   return out;
 }
 
-/** Collects chunks and emits whole messages. Zero-length frames are reported as empty buffers. */
-export class FrameReader {
-  // Bytes of an incomplete frame, in a buffer that grows by doubling: a frame trickled in one byte
-  // at a time costs O(n), not O(n^2) (re-concatenating on every chunk took seconds for 64 KiB).
-  private pending: Buffer | null = null;
-  private pendingBytes = 0;
+/** Receives one complete message; returning `false` stops delivery (the rest stays buffered). */
+export type MessageSink = (msg: Buffer) => unknown;
 
-  /** Feeds a chunk; calls `onMessage` for each complete frame. */
-  push(chunk: Buffer, onMessage: (msg: Buffer) => void): void {
-    let buf = chunk;
-    if (this.pendingBytes > 0) {
-      const p = this.pending!;
-      const total = this.pendingBytes + chunk.length;
-      const frameEnd = total >= 2 ? 2 + ((p[0] << 8) | (this.pendingBytes >= 2 ? p[1] : chunk[0])) : Infinity;
-      if (total < frameEnd) {
-        this.append(chunk);
-        return;
-      }
-      buf = Buffer.concat([p.subarray(0, this.pendingBytes), chunk], total);
-      this.pending = null;
-      this.pendingBytes = 0;
+/**
+ * Collects chunks and emits whole messages (zero-length frames as empty buffers). The caller can
+ * stop delivery mid-chunk (a connection over its limits) and pick it up again with resume().
+ * A delivered message is a view into a chunk or into the reader's buffer, and stays valid: bytes
+ * already delivered are never written again (new bytes go after them, or into a new buffer).
+ */
+export class FrameReader {
+  // Bytes not yet delivered are buf[start, end). The buffer grows by doubling: a frame trickled in
+  // one byte at a time costs O(n), not O(n^2) (re-concatenating on every chunk took seconds for 64 KiB).
+  private buf: Buffer | null = null;
+  private start = 0;
+  private end = 0;
+
+  /** Feeds a chunk and delivers every complete message, until `onMessage` returns false. */
+  push(chunk: Buffer, onMessage: MessageSink): void {
+    if (this.start === this.end) {
+      // Nothing held back: deliver straight from the chunk, keep (copy) only what is left.
+      const pos = deliver(chunk, 0, onMessage);
+      if (pos < chunk.length) this.append(chunk.subarray(pos)); // copied: the chunk may be reused
+      return;
     }
-    let pos = 0;
-    while (buf.length - pos >= 2) {
-      const len = (buf[pos] << 8) | buf[pos + 1];
-      if (buf.length - pos - 2 < len) break;
-      onMessage(buf.subarray(pos + 2, pos + 2 + len));
-      pos += 2 + len;
+    this.append(chunk);
+    this.resume(onMessage);
+  }
+
+  /** Delivers the complete messages held back by an earlier stop, until `onMessage` returns false. */
+  resume(onMessage: MessageSink): void {
+    if (this.start === this.end) return;
+    const buf = this.buf!;
+    const pos = deliver(buf.subarray(0, this.end), this.start, onMessage);
+    if (pos === this.end) {
+      this.buf = null; // delivered views keep it alive as long as they need it
+      this.start = this.end = 0;
+    } else {
+      this.start = pos;
     }
-    if (pos < buf.length) this.append(buf.subarray(pos)); // copied: the chunk may be reused
   }
 
   private append(data: Buffer): void {
-    const need = this.pendingBytes + data.length;
-    if (!this.pending || this.pending.length < need) {
-      const grown = Buffer.allocUnsafe(Math.max(need, 64, Math.min(2 * (this.pending?.length ?? 0), 65537)));
-      if (this.pending) this.pending.copy(grown, 0, 0, this.pendingBytes);
-      this.pending = grown;
+    const held = this.end - this.start;
+    const need = held + data.length;
+    if (!this.buf || this.buf.length - this.end < data.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 64, Math.min(2 * (this.buf?.length ?? 0), 65537)));
+      if (this.buf) this.buf.copy(grown, 0, this.start, this.end);
+      this.buf = grown;
+      this.start = 0;
+      this.end = held;
     }
-    data.copy(this.pending, this.pendingBytes);
-    this.pendingBytes = need;
+    data.copy(this.buf, this.end);
+    this.end += data.length;
   }
 
-  /** Bytes of a partial frame waiting for more data. */
+  /** Bytes received and not yet delivered (a partial frame, or frames held back by a stop). */
   get bufferedBytes(): number {
-    return this.pendingBytes;
+    return this.end - this.start;
   }
+}
+
+/** Delivers the complete frames of buf from pos on; returns the offset after the last one delivered. */
+function deliver(buf: Buffer, from: number, onMessage: MessageSink): number {
+  let pos = from;
+  while (buf.length - pos >= 2) {
+    const len = (buf[pos] << 8) | buf[pos + 1];
+    if (buf.length - pos - 2 < len) break;
+    const msg = buf.subarray(pos + 2, pos + 2 + len);
+    pos += 2 + len;
+    if (onMessage(msg) === false) break;
+  }
+  return pos;
 }

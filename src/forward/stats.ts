@@ -1,6 +1,6 @@
 // Counters for the coredns_proxy_* and coredns_forward_* metrics. Plain numbers on the hot path;
 // metrics/registry.ts reads them at scrape time.
-import { HistogramCounts, DURATION_BUCKETS, RCODE_SLOTS } from '../metrics/dns-stats.js';
+import { HistogramCounts, DURATION_BUCKETS, RCODE_SLOTS } from '../util/histogram.js';
 
 /** One upstream (`to` label = ip:port). */
 export class UpstreamStats {

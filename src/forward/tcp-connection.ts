@@ -7,11 +7,19 @@ import { freshId } from './ids.js';
 import { UpstreamError } from './errors.js';
 import type { UpstreamAddress } from '../config/types.js';
 import type { PendingQuery } from './pending.js';
-import type { PooledConnection } from './tcp-pool.js';
 import { BatchedWriter } from '../util/batched-writer.js';
 import { systemTimers, type Timers } from '../util/clock.js';
 
 type Pending = PendingQuery;
+
+/** What the pool needs of one connection (TcpConnection; tests substitute their own). */
+export interface PooledConnection {
+  readonly inflight: number; // sent and unanswered, plus waiting for the connection to open
+  readonly closed: boolean; // closed or retired: takes no new queries
+  readonly lastUsedMs: number;
+  exchange(query: Buffer, questionEnd: number, timeoutMs: number, nowMs: number): Promise<Buffer>;
+  destroy(): void;
+}
 
 export class TcpConnection implements PooledConnection {
   private readonly socket: Socket;

@@ -3,20 +3,11 @@
 // Connections idle longer than `expire` are closed by a sweep.
 import type { UpstreamAddress } from '../config/types.js';
 import { systemTimers, type Clock, type Timer, type Timers } from '../util/clock.js';
-import { TcpConnection } from './tcp-connection.js';
+import { TcpConnection, type PooledConnection } from './tcp-connection.js';
 import type { UpstreamStats } from './stats.js';
 
 /** Above this many queries in flight on every connection, open another (if the pool allows). */
 export const BUSY_CONNECTION_INFLIGHT = 32;
-
-/** What the pool needs of one connection (TcpConnection; tests substitute their own). */
-export interface PooledConnection {
-  readonly inflight: number; // sent and unanswered, plus waiting for the connection to open
-  readonly closed: boolean; // closed or retired: takes no new queries
-  readonly lastUsedMs: number;
-  exchange(query: Buffer, questionEnd: number, timeoutMs: number, nowMs: number): Promise<Buffer>;
-  destroy(): void;
-}
 
 /** Opens a connection; it calls `onClose` once when it closes for any reason. */
 export type ConnectionFactory = (addr: UpstreamAddress, connectTimeoutMs: number, nowMs: number, onClose: (conn: PooledConnection) => void, timers: Timers) => PooledConnection;

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HistogramCounts } from '../metrics/dns-stats.js';
+import { HistogramCounts } from '../util/histogram.js';
 import type { Logger } from '../log/logger.js';
 
 /** plugin.SlimTimeBuckets. */

@@ -2,6 +2,9 @@
 // increments numbers; metrics/registry.ts turns them into Prometheus series at scrape time.
 // Buckets and label values follow CoreDNS 1.13 (plugin/metrics/vars).
 import { RCODE_NAMES, parseType } from '../dns/qtypes.js';
+import { DURATION_BUCKETS, HistogramCounts, RCODE_SLOTS } from '../util/histogram.js';
+
+export { DURATION_BUCKETS, HistogramCounts, RCODE_SLOTS };
 
 /** CoreDNS's fixed list for the `type` label; anything else is "other". */
 export const QTYPE_LABELS = ['A', 'AAAA', 'CNAME', 'DNSKEY', 'DS', 'MX', 'NSEC3', 'NSEC', 'NS', 'PTR', 'RRSIG', 'SOA', 'SRV', 'TXT', 'HTTPS', 'IXFR', 'AXFR', 'ANY', 'other'] as const;
@@ -14,7 +17,6 @@ export const qtypeIndex = (qtype: number): number => TYPE_INDEX[qtype & 0xffff];
 
 /** RCODE names as miekg/dns prints them (index = rcode value). */
 export const RCODE_LABELS = RCODE_NAMES;
-export const RCODE_SLOTS = 24;
 
 /** Who wrote the reply: "cache" for everything the cache+forward chain answered, "" for server-written errors. */
 export const PLUGIN_LABELS = ['cache', ''] as const;
@@ -26,30 +28,7 @@ export const PROTO_UDP = 0;
 export const PROTO_TCP = 1;
 export const FAMILY_LABELS = ['1', '2'] as const; // CoreDNS: 1 = IPv4, 2 = IPv6
 
-// plugin.TimeBuckets: 0.00025 doubling, 16 buckets.
-export const DURATION_BUCKETS = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i);
 export const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16000, 32000, 48000, 64000];
-
-/** A classic histogram: per-bucket (non-cumulative) counts plus +Inf slot, and the sum. */
-export class HistogramCounts {
-  readonly counts: Float64Array;
-  sum = 0;
-  constructor(readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length + 1);
-  }
-  observe(value: number): void {
-    const b = this.bounds;
-    let i = 0;
-    while (i < b.length && value > b[i]) i++;
-    this.counts[i]++;
-    this.sum += value;
-  }
-  get count(): number {
-    let n = 0;
-    for (let i = 0; i < this.counts.length; i++) n += this.counts[i];
-    return n;
-  }
-}
 
 /** Counters for one (server, zone) pair: `server` = dns://IP:port, `zone` = "cluster.local." or "dropped". */
 export class ZoneStats {

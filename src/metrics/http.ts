@@ -15,6 +15,8 @@ export interface HttpRoutes {
   readonly registry?: Registry; // serves /metrics
   readonly beforeScrape?: () => Promise<void>; // e.g. gather worker counters (workers > 1)
   readonly health?: HealthState; // serves /health and /ready
+  /** Other routes (pprof): returns true when it answered the request. */
+  readonly handler?: (path: string, req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 }
 
 export interface HttpServerOptions {
@@ -61,6 +63,7 @@ async function route(routes: HttpRoutes, req: http.IncomingMessage, res: http.Se
   }
   if (path === '/health' && routes.health) return sendText(res, routes.health.healthAnswer());
   if (path === '/ready' && routes.health) return sendText(res, routes.health.readyAnswer());
+  if (routes.handler && (await routes.handler(path, req, res))) return;
   sendText(res, NOT_FOUND);
 }
 

@@ -33,6 +33,8 @@ export interface MetricsSources {
   readonly setupErrors: SetupErrors;
   reloadFailed(): number;
   pluginsEnabled(): Iterable<{ server: string; zone: string; name: string }>;
+  /** Corefile directives of the current config accepted but not applied (src/plugins). */
+  ignoredDirectives?(): Iterable<{ plugin: string }>;
   readonly version: string; // coredns_build_info{version}
   readonly revision?: string; // coredns_build_info{revision}; '' when unknown
   readonly health?: HealthStats; // fed by HealthState's self-check; created when absent
@@ -141,6 +143,7 @@ function coreFamilies(s: MetricsSources, health: HealthStats): ScrapeFamily[] {
   return [
     family('coredns_build_info', "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.", 'gauge', () => [{ labels: build, value: 1 }]),
     family('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => pluginSamples(s)),
+    family('nodelocaldns_config_ignored_directives', 'Corefile directives (or options) of the current config that are accepted but not applied, by plugin.', 'gauge', () => ignoredSamples(s)),
     family('coredns_reload_failed_total', 'Counter of the number of failed reload attempts.', 'counter', () => single(s.reloadFailed())),
     family('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => single(s.dns.panics)),
     family('coredns_health_request_duration_seconds', 'Histogram of the time (in seconds) each request took.', 'histogram', () => {
@@ -153,6 +156,12 @@ function coreFamilies(s: MetricsSources, health: HealthStats): ScrapeFamily[] {
       SETUP_ERROR_TYPES.map((errortype) => ({ labels: { errortype }, value: s.setupErrors.counts[errortype] })),
     ),
   ];
+}
+
+function ignoredSamples(s: MetricsSources): Sample[] {
+  const counts = new Map<string, number>();
+  for (const d of s.ignoredDirectives?.() ?? []) counts.set(d.plugin, (counts.get(d.plugin) ?? 0) + 1);
+  return [...counts].map(([plugin, value]) => ({ labels: { plugin }, value }));
 }
 
 function pluginSamples(s: MetricsSources): Sample[] {

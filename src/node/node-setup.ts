@@ -13,7 +13,7 @@
 // Every operation is serialized, never throws, and logs and counts its errors in SetupErrors.
 import type { NodeSetupConfig, Config } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { DaemonService } from '../daemon.js';
+import type { DaemonService } from '../service-group.js';
 import type { SetupErrors } from './setup-errors.js';
 import type { Exec } from './exec.js';
 import { ensureInterface, removeInterface, removeAddresses, type EnsureInterfaceResult, type InterfaceFallback, type InterfaceOptions } from './interface.js';

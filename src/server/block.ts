@@ -8,6 +8,7 @@ import { classifyReply } from '../cache/policy.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { queryFromKey, toTemplate, type ReplyTemplate } from '../dns/reply.js';
 import { HEADER_SIZE } from '../dns/constants.js';
+import { BlockPlugins } from '../plugins/chain.js';
 
 export type MissOutcome =
   | { readonly ok: true; readonly template: ReplyTemplate; readonly ttlSeconds: number /* -1: leave TTLs */ }
@@ -21,6 +22,7 @@ export class BlockRuntime {
     readonly cache: ResponseCache | null,
     readonly forwarder: Forwarder | null,
     readonly servers: readonly string[],
+    readonly plugins: BlockPlugins | null = config.plugins ? new BlockPlugins(config.plugins) : null,
   ) {}
 
   static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }): BlockRuntime {
@@ -47,11 +49,14 @@ export class BlockRuntime {
   }
 
   private async exchange(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits: number): Promise<MissOutcome> {
+    // template and hosts come after the cache and before forward (CoreDNS plugin.cfg).
+    const local = this.plugins?.answersLocally ? this.plugins.answerLocally(query) : null;
+    if (local && !local.ok) return { ok: false, refused: false, detail: local.detail };
     const forwarder = this.forwarder;
-    if (!forwarder) return { ok: false, refused: false, detail: 'no forward configured for this zone' };
+    if (!local && !forwarder) return { ok: false, refused: false, detail: 'no forward configured for this zone' };
     // Names asked before get the upstream capacity a flood of new names cannot take (concurrency.ts).
     const seenBefore = this.cache?.seenBefore(key) ?? false;
-    const result = await forwarder.forward(query, questionEnd, clientUsedTcp, seenBefore);
+    const result = local ?? (await forwarder!.forward(query, questionEnd, clientUsedTcp, seenBefore));
     if (!result.ok) return { ok: false, refused: result.reason === 'max-concurrent', detail: result.detail };
     const analysis = result.analysis;
     const template = toTemplate(result.reply, analysis, questionEnd);
@@ -66,5 +71,6 @@ export class BlockRuntime {
   close(keep?: { cache?: boolean; forwarder?: boolean }): void {
     if (!keep?.cache) this.cache?.clear();
     if (!keep?.forwarder) this.forwarder?.close();
+    this.plugins?.close();
   }
 }

@@ -5,11 +5,18 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { ParsedQuery } from '../dns/query.js';
+import { workerThreadData } from '../cluster/thread-data.js';
 import { OPT_RR_SIZE, writeClientOpt } from '../dns/reply.js';
 import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, TYPE } from '../dns/constants.js';
 
 export const CLASS_CH = 3;
-export const INSTANCE_ID = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+/** This process's id; worker threads (`workers` > 1) get the main thread's. */
+export const INSTANCE_ID = workerThreadData?.instanceId ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+/** What this thread answers: the process id, plus `/wN` in worker thread N (which worker answered). */
+export const ANSWER_ID = workerThreadData ? `${INSTANCE_ID}/w${workerThreadData.index}` : INSTANCE_ID;
+
+/** True for an id.server answer from this process (any of its worker threads). */
+export const isOwnInstance = (id: string): boolean => id === INSTANCE_ID || id.startsWith(`${INSTANCE_ID}/w`);
 
 // Keys (lower-case wire name + type + class) we answer; the last key byte (DO/CD flags) is ignored.
 const CHAOS_NAMES = ['\x02id\x06server\x00', '\x08hostname\x04bind\x00'].map((n) => `${n}\x00\x10\x00\x03`);
@@ -21,7 +28,7 @@ export function isChaosIdQuery(query: ParsedQuery): boolean {
 }
 
 /** Builds the TXT reply carrying `id` for a chaos id query. */
-export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, id = INSTANCE_ID): Buffer {
+export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, id = ANSWER_ID): Buffer {
   const text = Buffer.from(id.slice(0, 255), 'utf8');
   const qEnd = query.questionEnd;
   const rdata = 1 + text.length;

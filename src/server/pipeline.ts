@@ -16,6 +16,7 @@ import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { LoopProbeRegistry } from './loop-detect.js';
 import { chaosReply, isChaosIdQuery } from './chaos.js';
+import type { Tracer } from '../plugins/trace.js';
 
 /** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
 export interface ReplyChannel<P> {
@@ -39,6 +40,8 @@ export class QueryPipeline {
    * when nothing serves /metrics, which is also how the benchmark measures what metrics cost.
    */
   countQueries = true;
+  /** CoreDNS `trace`: spans of replies to Zipkin; null (the usual case) costs one check per reply. */
+  tracer: Tracer | null = null;
 
   constructor(
     private readonly dnsStats: DnsStats,
@@ -50,16 +53,16 @@ export class QueryPipeline {
   }
 
   handle<P>(received: Buffer, channel: ReplyChannel<P>, peer: P): void {
-    const started = this.countQueries ? performance.now() : 0;
+    const started = this.countQueries || this.tracer !== null ? performance.now() : 0;
     const parsed = parseQuery(received);
     if (!parsed.ok) {
       this.reject(received, parsed, channel, peer);
       return;
     }
-    const query = parsed.query;
+    let query = parsed.query;
     // Z bit, an answer/authority record or trailing bytes (accepted, as CoreDNS does): from here on
     // the query is header, question and OPT only, which is also what is forwarded.
-    const msg = query.plain ? received : forwardableQuery(received, query);
+    let msg = query.plain ? received : forwardableQuery(received, query);
     if (query.qtype === TYPE.HINFO && this.loopProbes.active) this.loopProbes.note(query.key);
     if (query.ednsVersion !== 0) {
       // RFC 6891 §6.1.3: we speak EDNS version 0 only; CoreDNS answers this before any plugin.
@@ -82,6 +85,17 @@ export class QueryPipeline {
     }
     if (this.countQueries) route.stats.onRequest(proto, channel.familyIndex, query.qtype, received.length, query.dnssecOk);
     const block = route.block;
+    if (block.plugins !== null) {
+      // bufsize/rewrite change the query; dns64/loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
+      const entered = block.plugins.enter(msg, query, channel, this);
+      if (entered !== null) {
+        if (entered.rcode !== 0) {
+          this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+          return;
+        }
+        ({ msg, query, channel } = entered);
+      }
+    }
     const cache = block.cache;
     if (cache) {
       const hit = cache.lookup(query.key);
@@ -103,8 +117,12 @@ export class QueryPipeline {
         return;
       }
     }
-    if (!block.forwarder || this.isExcepted(route, query)) {
-      this.reply(errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+    if ((!block.forwarder || this.isExcepted(route, query)) && !block.plugins?.answersLocally) {
+      const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
+      const reply = whoami
+        ? renderReply(whoami, msg, query, { ttl: -1, authoritative: true, limit: clientLimit(query, channel.tcp) })
+        : errorReply(msg, block.forwarder ? RCODE.REFUSED : RCODE.SERVFAIL, query.questionEnd, query);
+      this.reply(reply, route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       return;
     }
     this.inFlight++;
@@ -164,6 +182,7 @@ export class QueryPipeline {
     if (this.countQueries) stats.onResponse(proto, reply[3] & 0x0f, plugin, reply.length, seconds);
     const log = route?.block.config.log;
     if (log && query) this.queryLog.write(log.sampleRate, channel.remote(peer), query, channel.tcp, reply, seconds, requestSize);
+    if (this.tracer !== null && query) this.tracer.record(query, channel.tcp, channel.remote(peer), reply, started, performance.now());
   }
 
   /** Drops or answers a query parseQuery rejected; FORMERR and NOTIMP carry an OPT when the query did (RFC 6891 §7). */

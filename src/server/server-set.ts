@@ -87,7 +87,7 @@ export class ServerSet {
       this.inherited!.delete(listenerKey(host, port));
       const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes }, router, this.pipeline, this.dnsStats);
       const tcp = new TcpListener(
-        { host, port, idleTimeoutMs: config.tcp.idleTimeoutMs, maxConnections: config.tcp.maxConnections, maxInFlightPerConnection: config.tcp.maxQueriesInFlightPerConnection },
+        { host, port, ...tcpLimits(config) },
         router,
         this.pipeline,
         this.dnsStats,
@@ -102,7 +102,7 @@ export class ServerSet {
       try {
         const udpPort = await udp.start();
         const tcp = new TcpListener(
-          { host, port: udpPort, idleTimeoutMs: config.tcp.idleTimeoutMs, maxConnections: config.tcp.maxConnections, maxInFlightPerConnection: config.tcp.maxQueriesInFlightPerConnection, reusePort: this.reusePort },
+          { host, port: udpPort, ...tcpLimits(config), reusePort: this.reusePort },
           router,
           this.pipeline,
           this.dnsStats,
@@ -143,6 +143,18 @@ export class ServerSet {
     this.pairs.clear();
     await Promise.all(pairs.map((p) => closePair(p, graceMs)));
   }
+}
+
+function tcpLimits(config: Config) {
+  const t = config.tcp;
+  return {
+    readTimeoutMs: t.readTimeoutMs,
+    idleTimeoutMs: t.idleTimeoutMs,
+    writeTimeoutMs: t.writeTimeoutMs,
+    maxConnections: t.maxConnections,
+    maxInFlightPerConnection: t.maxQueriesInFlightPerConnection,
+    maxQueuedBytesPerConnection: t.maxQueuedBytesPerConnection,
+  };
 }
 
 async function closePair(pair: ListenerPair, graceMs: number): Promise<void> {

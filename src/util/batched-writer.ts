@@ -7,7 +7,8 @@ export class BatchedWriter {
 
   constructor(private readonly socket: Socket) {}
 
-  write(data: Buffer): void {
+  /** `onFlushed` runs once the data has been handed to the kernel (or the write failed). */
+  write(data: Buffer, onFlushed?: (err?: Error | null) => void): void {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -16,6 +17,6 @@ export class BatchedWriter {
         this.socket.uncork();
       });
     }
-    this.socket.write(data);
+    this.socket.write(data, onFlushed);
   }
 }

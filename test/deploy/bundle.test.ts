@@ -98,7 +98,7 @@ test('Dockerfile: the runtime stage gets the bundle and the entrypoint, never no
   }
   const fromBuild = copies.filter((c) => c.flags.from === buildName);
   assert.equal(fromBuild.length, 1, 'one COPY --from=build');
-  assert.deepEqual(fromBuild[0].sources.map((s) => posix.basename(s)).sort(), ['node-local-dns.cjs', 'node-local-dns.cjs.map']);
+  assert.deepEqual(fromBuild[0].sources.map((s) => posix.basename(s)).sort(), ['node-local-dns-worker.cjs', 'node-local-dns-worker.cjs.map', 'node-local-dns.cjs', 'node-local-dns.cjs.map']);
   const bundleDir = fromBuild[0].dest;
   assert.match(bundleDir, /\/$/, 'copied into a directory');
 

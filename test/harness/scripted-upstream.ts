@@ -7,13 +7,14 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
+import { RCODE } from '../../src/dns/constants.js';
 import { frameTcp } from './dns-client.js';
 
 export type Transport = 'udp' | 'tcp';
 
 /** What the server does with one query. */
 export type Behaviour =
-  | { readonly kind: 'answer'; readonly answers?: Answer[]; readonly rcode?: string }
+  | { readonly kind: 'answer'; readonly answers?: Answer[]; readonly rcode?: Exclude<keyof typeof RCODE, 'BADVERS'> }
   | { readonly kind: 'truncate' } // UDP: empty reply with TC set
   | { readonly kind: 'silent' } // read it, never answer
   | { readonly kind: 'close' }; // TCP: close the connection (UDP: silent)
@@ -40,8 +41,8 @@ function reply(query: DecodedPacket, b: Extract<Behaviour, { kind: 'answer' | 't
   return dnsPacket.encode({
     type: 'response',
     id: query.id,
-    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (truncated ? dnsPacket.TRUNCATED_RESPONSE : 0),
-    rcode: truncated ? 'NOERROR' : (b.rcode ?? 'NOERROR'),
+    // dns-packet encodes the rcode only from the low bits of `flags`.
+    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (truncated ? dnsPacket.TRUNCATED_RESPONSE : 0) | (truncated ? 0 : RCODE[b.rcode ?? 'NOERROR']),
     questions: query.questions,
     answers: truncated ? [] : (b.answers ?? []),
   } as dnsPacket.Packet);

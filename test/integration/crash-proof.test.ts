@@ -7,80 +7,37 @@
 //   EMFILE, which Node reports as an 'error' event on the server; the daemon keeps serving.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.js';
+import { startUpstream, type Upstream } from '../harness/upstream.js';
+import { BUNDLE, startDaemonProcess, type DaemonProcess } from '../harness/daemon-process.js';
 import { fixtures } from '../harness/zone.js';
 import { waitFor } from '../harness/wait.js';
 import { buildQuery, queryTcp, queryUdp, answerData, type QueryResult } from '../harness/dns-client.js';
 
-const BUNDLE = 'dist/node-local-dns.cjs';
 const RAW_UDP = 'test/harness/raw-udp.py';
 const isRoot = process.getuid?.() === 0;
 const hasPython = spawnSync('python3', ['--version']).status === 0;
 const skip = (!existsSync(BUNDLE) && 'run npm run build first') || (!isRoot && 'needs root for raw sockets and prlimit') || (!hasPython && 'needs python3');
 
 const dir = mkdtempSync(join(tmpdir(), 'nld-crash-'));
-const children: ChildProcess[] = [];
+const daemons: DaemonProcess[] = [];
 let upstream: Upstream | undefined;
 
 after(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  for (const d of daemons) await d.stop();
   await upstream?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Daemon {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly metricsPort: number;
-  logs(): string;
-  exited(): boolean;
-  metric(name: string, labels?: string): Promise<number>;
-}
-
-/** Starts the bundle on a free port; `nofile` limits its descriptors through prlimit. */
-async function startDaemon(name: string, nofile?: number): Promise<Daemon> {
+async function startDaemon(name: string, nofile?: number): Promise<DaemonProcess> {
   upstream ??= await startUpstream({ kind: 'bind', queryLog: false });
-  const port = await pickFreePort();
-  const metricsPort = await pickFreePort();
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    `servers:
-  - zones: [cluster.local]
-    bind: [127.0.0.1]
-    port: ${port}
-    cache: { success: { capacity: 1000, maxTTL: 30 }, denial: { capacity: 1000, maxTTL: 5 } }
-    forward: { to: ["${upstream.address}"], forceTCP: true }
-metrics: { listen: "127.0.0.1:${metricsPort}" }
-`,
-  );
-  const argv = [process.execPath, BUNDLE, '--config', file];
-  const child = nofile ? spawn('prlimit', [`--nofile=${nofile}:${nofile}`, '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let logs = '';
-  let exited = false;
-  child.stdout!.on('data', (d) => (logs += d));
-  child.stderr!.on('data', (d) => (logs += d));
-  child.on('exit', () => (exited = true));
-  await waitFor(() => logs.includes('node-local-dns serving') || exited, 10_000, 'daemon start', () => logs.slice(-2000));
-  assert.equal(exited, false, `daemon exited at start:\n${logs.slice(-2000)}`);
-  return {
-    child,
-    port,
-    metricsPort,
-    logs: () => logs,
-    exited: () => exited,
-    async metric(metricName, labels = '') {
-      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith(`${metricName}${labels ? `{${labels}}` : ''} `));
-      return line ? Number(line.split(' ')[1]) : NaN;
-    },
-  };
+  const d = await startDaemonProcess({ dir, name, upstream: upstream.address, nofile });
+  daemons.push(d);
+  return d;
 }
 
 function sendRaw(srcPort: number, dstPort: number, payload: Buffer, count = 1): void {

@@ -11,8 +11,8 @@ import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLoad } from '../../src/load/run.js';
-import type { LoadReport } from '../../src/load/report.js';
+import { runLoad } from '../../src/tools/load/run.js';
+import type { LoadReport } from '../../src/tools/load/report.js';
 import { freePort, startBind, type BindServer } from '../load-helpers/bind.js';
 
 let bind: BindServer;
@@ -259,7 +259,7 @@ test('--server 10.0.0.1 is refused before any socket is opened', async () => {
       const r = await run(['--server', '10.0.0.1', '--host', 'a.test.local', '-c', '1', '-d', '1', ...extra]);
       assert.equal(r.code, 2);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /refusing --server 10\.0\.0\.1: it is not a loopback address/);
+      assert.match(r.stderr, /refusing --server 10\.0\.0\.1: it is neither a loopback address/);
       assert.match(r.stderr, /--allow-remote/);
     }
     assert.deepEqual(calls, []);

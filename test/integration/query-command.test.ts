@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { startUpstream, type Upstream } from '../harness/upstream.js';
 import { fixtures } from '../harness/zone.js';
-import { runQuery, parseQueryArgs } from '../../src/cli/query.js';
+import { runQuery, parseQueryArgs } from '../../src/tools/query.js';
 
 let upstream: Upstream;
 before(async () => {

@@ -72,6 +72,31 @@ test('black-holed upstream with serve_stale: the expired answer is served with T
   upstream.resume();
 });
 
+test('serve_stale verify: an expired name is asked upstream first (fresh TTL), and served stale only when that fails', async () => {
+  const { upstream, nld } = await setup(
+    '      timeout: 800ms\n      attemptTimeout: 300ms',
+    '      serveStale: { duration: 1h, mode: verify }',
+    '{ capacity: 100, maxTTL: 1, minTTL: 1 }',
+  );
+  const svc = fixtures.services[41];
+  assert.equal((await queryUdp(nld.server, svc.name, 'A')).packet.answers[0].ttl, 1);
+  await new Promise((r) => setTimeout(r, 1200));
+  const before = await upstream.queryCount({ name: svc.name });
+  const verified = await queryUdp(nld.server, svc.name, 'A');
+  assert.equal(verified.packet.answers[0].ttl, 1, 'a fresh answer, not TTL 0');
+  assert.equal(await upstream.queryCount({ name: svc.name }), before + 1, 'the upstream was asked before answering');
+  await new Promise((r) => setTimeout(r, 1200));
+  upstream.pause();
+  cleanups.push(async () => upstream.resume());
+  const started = Date.now();
+  const stale = await queryUdp(nld.server, svc.name, 'A', { timeoutMs: 3000 });
+  assert.equal(stale.packet.rcode, 'NOERROR');
+  assert.deepEqual(answerData(stale.packet, 'A'), [svc.ipv4]);
+  assert.equal(stale.packet.answers[0].ttl, 0);
+  assert.ok(Date.now() - started >= 250, 'answered stale only after the upstream attempt failed');
+  upstream.resume();
+});
+
 test('maxConcurrent exceeded: REFUSED, counted, not cached', async () => {
   const { upstream, nld } = await setup('      maxConcurrent: 2\n      timeout: 1s\n      attemptTimeout: 900ms');
   upstream.pause();

@@ -229,10 +229,10 @@ test('-metrics-listen-address 0 disables the setup metrics listener', () => {
 test('a Corefile error in -conf names the file and line', () => {
   const dir = freshDir();
   const conf = join(dir, 'Corefile');
-  writeFileSync(conf, '.:53 {\n  hosts /etc/hosts\n}\n');
+  writeFileSync(conf, '.:53 {\n  kubernetes cluster.local\n}\n');
   const result = resolveConfig(flags(['-conf', conf], dir), ENV, NO_DEFAULT_DIR);
   assert.equal(result.ok, false);
-  if (!result.ok) assert.match(formatIssue(result.issues[0]), new RegExp(`^${conf}:2 hosts: unsupported directive`));
+  if (!result.ok) assert.match(formatIssue(result.issues[0]), new RegExp(`^${conf}:2 kubernetes: unsupported directive`));
 });
 
 test('-localip without any Corefile is an error that says what to pass', () => {

@@ -246,9 +246,6 @@ test('zones without a port take the dnsPort option', () => {
 });
 
 const errorCases: { name: string; text: string; line: number; field: string; reason: RegExp }[] = [
-  { name: 'rewrite is an unsupported directive', text: '.:53 {\n  errors\n  rewrite name a.example b.example\n}\n', line: 3, field: 'rewrite', reason: /unsupported directive "rewrite"/ },
-  { name: 'hosts with a block is an unsupported directive', text: '.:53 {\n  hosts {\n    10.0.0.1 a.example\n  }\n}\n', line: 2, field: 'hosts', reason: /unsupported directive "hosts"/ },
-  { name: 'template is an unsupported directive', text: block('template IN A example.org {\n answer "x 60 IN A 1.2.3.4"\n}'), line: 2, field: 'template', reason: /unsupported/ },
   { name: 'tls is an unsupported directive', text: block('tls cert.pem key.pem'), line: 2, field: 'tls', reason: /unsupported/ },
   { name: 'forward FROM of another zone is rejected', text: block('forward example.com 198.51.100.53'), line: 2, field: 'forward', reason: /FROM "example.com" must be "\." or cover/ },
   { name: 'forward FROM not covering every zone of the block is rejected', text: block('forward a.example 198.51.100.53', 'a.example b.example'), line: 2, field: 'forward', reason: /cover the server block's zones/ },
@@ -298,12 +295,13 @@ for (const c of errorCases) {
 }
 
 test('all directive errors of a Corefile are reported together, in order', () => {
-  const issues = issuesOf('.:53 {\n  rewrite stop\n  hosts\n  forward . 198.51.100.53 {\n    tls\n  }\n}\n');
+  const issues = issuesOf('.:53 {\n  rewrite stop\n  kubernetes cluster.local\n  forward . 198.51.100.53 {\n    tls\n  }\n}\n');
   assert.deepEqual(
     issues.map((i) => `${i.line} ${i.field}`),
-    ['2 rewrite', '3 hosts', '5 forward.tls'],
+    ['2 rewrite', '3 kubernetes', '5 forward.tls'],
   );
-  assert.match(formatIssue(issues[0]), /^Corefile:2 rewrite: unsupported directive "rewrite"; node-local-dns supports bind, cache/);
+  assert.match(formatIssue(issues[0]), /^Corefile:2 rewrite: stop rule must begin with a rule type/);
+  assert.match(formatIssue(issues[1]), /^Corefile:3 kubernetes: unsupported directive "kubernetes"; node-local-dns supports bind, bufsize, cache/);
 });
 
 test('parseCorefile never throws, whatever the input', () => {

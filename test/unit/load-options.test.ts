@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLoadArgs, type LoadOptions } from '../../src/load/options.js';
+import { parseLoadArgs, type LoadOptions } from '../../src/tools/load/options.js';
 
 const SERVER = ['--server', '127.0.0.1'];
 const HOST = ['--host', 'a.test.local'];
@@ -121,20 +121,20 @@ for (const [text, expected] of servers) {
   });
 }
 
-const refused = ['10.0.0.1', '169.254.20.10', '8.8.8.8:53', '[2001:db8::1]:53', '0.0.0.0', '[::]:53', '[::ffff:10.0.0.1]'];
+const refused = ['10.0.0.1', '192.0.2.53:53', '[2001:db8::1]:53', '0.0.0.0', '[::]:53', '[::ffff:10.0.0.1]', '169.255.0.1'];
 for (const text of refused) {
   test(`refuses remote server ${text} without --allow-remote`, () => {
     const msg = error(['--server', text, ...HOST]);
     assert.match(msg, /--server/);
-    assert.match(msg, /not a loopback address/);
+    assert.match(msg, /neither a loopback address .* nor link-local/);
     assert.match(msg, /load generator/);
     assert.match(msg, /--allow-remote/);
     options(['--server', text, ...HOST, '--allow-remote']);
   });
 }
 
-test('loopback servers need no --allow-remote', () => {
-  for (const text of ['127.0.0.1:53', '127.255.255.254', '[::1]:53']) options(['--server', text, ...HOST]);
+test('loopback and link-local (node-local) servers need no --allow-remote', () => {
+  for (const text of ['127.0.0.1:53', '127.255.255.254', '[::1]:53', '169.254.20.10', '169.254.20.10:53', '[fe80::1]:53']) options(['--server', text, ...HOST]);
 });
 
 test('--system', () => {
@@ -188,7 +188,7 @@ const rejected: [string, string[], RegExp][] = [
   ['max-count huge', [...SERVER, ...HOST, '--max-count', '99999999999'], /--max-count must be at most/],
   ['bad type', [...SERVER, ...HOST, '--type', 'A,BOGUS'], /--type: unknown query type 'BOGUS'/],
   ['duplicate type', [...SERVER, ...HOST, '--type', 'A,a'], /listed twice/],
-  ['server hostname', ['--server', 'localhost', ...HOST], /--server must be an IP address/],
+  ['server hostname', ['--server', 'dns.example', ...HOST], /--server must be an IP address/],
   ['server bad port', ['--server', '127.0.0.1:99999', ...HOST], /--server: port must be 1-65535/],
   ['server port zero', ['--server', '[::1]:0', ...HOST], /port must be 1-65535/],
   ['server empty port', ['--server', '127.0.0.1:', ...HOST], /port must be 1-65535/],

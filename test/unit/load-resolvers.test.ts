@@ -1,28 +1,30 @@
-// Wire-format tests for the load tool's hand-built queries and reply
-// classification, checked against dns-packet (a dev dependency, tests only).
+// Wire-format tests for the queries the tools write (dns/question.ts, dns/names.ts) and the load
+// tool's reply classification, checked against dns-packet (a dev dependency, tests only).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
-import {
-  classifyReply,
-  combineOutcomes,
-  encodeName,
-  outcomeFromLookupError,
-  writeQuery,
-} from '../../src/load/resolvers.js';
+import { classifyReply, combineOutcomes, outcomeFromLookupError } from '../../src/tools/load/resolvers.js';
+import { encodeName as encodeNameResult } from '../../src/dns/names.js';
+import { writeQuery } from '../../src/dns/question.js';
 
-function query(name: string, qtype: number, id = 0x1234, edns = false): { buf: Buffer; length: number; qlen: number } {
-  const buf = Buffer.alloc(300);
-  const wire = encodeName(name);
-  const length = writeQuery(buf, id, wire, qtype, edns);
-  return { buf, length, qlen: wire.length + 4 };
+function encodeName(name: string): Buffer {
+  const r = encodeNameResult(name);
+  assert.ok(r.ok);
+  return r.wire;
 }
 
-test('writeQuery builds a query dns-packet can decode, with a TCP length prefix', () => {
+/** A query written at offset 2 of a scratch buffer, as the load tool does (bytes 0-1: TCP prefix). */
+function query(name: string, qtype: number, id = 0x1234, edns = false): { buf: Buffer; message: Buffer; length: number; qlen: number } {
+  const buf = Buffer.alloc(300);
+  const wire = encodeName(name);
+  const length = writeQuery(buf, 2, { id, name: wire, qtype, edns: edns ? { payload: 1232 } : null });
+  return { buf, message: buf.subarray(2), length, qlen: wire.length + 4 };
+}
+
+test('writeQuery builds a query dns-packet can decode, at any offset', () => {
   for (const edns of [false, true]) {
     const q = query('Www.Example.COM.', 28, 0xbeef, edns);
-    assert.equal(q.buf.readUInt16BE(0), q.length);
     const decoded = dnsPacket.decode(q.buf.subarray(2, 2 + q.length));
     assert.equal(decoded.id, 0xbeef);
     assert.equal(decoded.flags! & 0x0100, 0x0100, 'RD set');
@@ -87,21 +89,21 @@ test('classifyReply: outcomes by rcode, answers and flags', () => {
     ['NOERROR without question', reply('a.test', 'A', { questions: false }), null],
   ];
   for (const [name, msg, want] of cases) {
-    assert.equal(classifyReply(msg, q.buf, q.qlen, 1), want, name);
+    assert.equal(classifyReply(msg, q.message, q.qlen, 1), want, name);
   }
 });
 
 test('classifyReply: queries and garbage are ignored, broken answers are malformed', () => {
   const q = query('a.test', 1);
-  assert.equal(classifyReply(q.buf.subarray(2, 2 + q.length), q.buf, q.qlen, 1), null, 'a query, not a response');
-  assert.equal(classifyReply(Buffer.alloc(5), q.buf, q.qlen, 1), null);
+  assert.equal(classifyReply(q.buf.subarray(2, 2 + q.length), q.message, q.qlen, 1), null, 'a query, not a response');
+  assert.equal(classifyReply(Buffer.alloc(5), q.message, q.qlen, 1), null);
   const good = reply('a.test', 'A', { answers: [A] });
-  assert.equal(classifyReply(good.subarray(0, good.length - 12), q.buf, q.qlen, 1), 'malformed');
+  assert.equal(classifyReply(good.subarray(0, good.length - 12), q.message, q.qlen, 1), 'malformed');
 });
 
 test('classifyReply: ANY accepts any record type', () => {
   const q = query('a.test', 255);
-  assert.equal(classifyReply(reply('a.test', 'ANY' as dnsPacket.RecordType, { answers: [A] }), q.buf, q.qlen, 255), 'ok');
+  assert.equal(classifyReply(reply('a.test', 'ANY' as dnsPacket.RecordType, { answers: [A] }), q.message, q.qlen, 255), 'ok');
 });
 
 test('combineOutcomes: failures dominate, then ok, then nxdomain, then nodata', () => {

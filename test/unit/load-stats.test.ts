@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { LatencyHistogram, LoadStats, TimeSeries } from '../../src/load/stats.js';
+import { LatencyHistogram, LoadStats, TimeSeries } from '../../src/tools/load/stats.js';
 
 /** Deterministic PRNG (mulberry32) so failures are reproducible. */
 function rng(seed: number): () => number {

@@ -82,6 +82,17 @@ test('serve_stale: past expiry the entry is STALE with TTL 0 within the window, 
   assert.equal(cache.peek('k'), undefined);
 });
 
+test('serve_stale verify: an expired entry is a miss (the upstream is asked first) but stays for the fallback', () => {
+  const { cache, clock } = make({ serveStale: { durationMs: 10_000, mode: 'verify' } });
+  cache.insert('k', tpl(), CACHE_SUCCESS, 30);
+  clock.advance(30_000);
+  assert.equal(cache.lookup('k'), undefined, 'verify: no stale hit');
+  assert.equal(cache.stats.misses, 1);
+  assert.ok(cache.staleFallback('k'), 'the entry is there for a failed refresh');
+  clock.advance(10_000);
+  assert.equal(cache.staleFallback('k'), undefined, 'window over');
+});
+
 test('serve_stale: a fresh insert replaces a stale entry', () => {
   const { cache, clock } = make({ serveStale: { durationMs: 60_000, mode: 'immediate' } });
   cache.insert('k', tpl(), CACHE_SUCCESS, 10);

@@ -1,21 +1,33 @@
 // Lookup backends for `node-local-dns load`.
 //
-// - Raw DNS (--server): queries are built by hand (12-byte header with RD,
-//   one question, optional EDNS OPT) into a scratch buffer owned by each
-//   worker, so a lookup only patches an ID and copies the encoded name.
+// - Raw DNS (--server): queries (dns/question.ts: header with RD, one
+//   question, optional EDNS OPT) are written into a scratch buffer owned by
+//   each worker, so a lookup allocates nothing.
 //   UDP shares a few sockets between workers and matches replies by ID,
 //   source and question; TCP keeps one persistent connection per worker with
 //   2-byte length framing and reconnects when it closes. Each worker has one
 //   timeout timer that is re-armed with refresh() rather than re-created.
 // - System (--system): dns.promises.lookup (getaddrinfo), so resolv.conf
-//   search/ndots/timeout apply exactly as for an application.
+//   search/ndots/timeout apply exactly as for an application. getaddrinfo
+//   does not say why it failed; a failure is asked again once per name over
+//   UDP (truncation-probe.ts) and counted as 'truncated' when the reply was.
 //
 // Every lookup resolves to an Outcome; nothing here throws per lookup.
 
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { promises as dnsPromises } from 'node:dns';
 import { performance } from 'node:perf_hooks';
+import { FLAG_QR, FLAG_TC, HEADER_SIZE, MAX_NAME_WIRE_LENGTH, OUR_EDNS_PAYLOAD, TYPE } from '../../dns/constants.js';
+import { encodeName } from '../../dns/names.js';
+import { skipName } from '../../dns/query.js';
+import { queryLength, writeQuery } from '../../dns/question.js';
+import { replyMatchesQuestion } from '../../dns/reply.js';
+import { FrameReader } from '../../dns/tcp-framing.js';
+import { formatServer, parseServer } from '../args.js';
+import { parseResolvConf, type ResolvConf } from '../resolv-conf.js';
+import { TruncationProbe } from './truncation-probe.js';
 import type { LoadOptions, QueryType, ServerAddress } from './options.js';
 import type { Outcome } from './stats.js';
 
@@ -36,11 +48,11 @@ export interface LookupBackend {
 
 export function createBackend(options: LoadOptions): LookupBackend {
   if (options.mode === 'system') {
-    return new SystemBackend(options.hosts, options.types, options.timeoutMs, options.concurrency);
+    return new SystemBackend(options.hosts, options.types, options.timeoutMs, options.concurrency, systemResolvConf());
   }
   const config: RawConfig = {
     server: options.server as ServerAddress,
-    names: options.hosts.map(encodeName),
+    names: options.hosts.map(wireName),
     types: options.types,
     edns: options.edns,
     timeoutMs: options.timeoutMs,
@@ -50,107 +62,44 @@ export function createBackend(options: LoadOptions): LookupBackend {
 }
 
 // ---------------------------------------------------------------------------
-// Wire format
+// Wire format: queries from dns/question, names from dns/names, matching from dns/reply
 
-const HEADER_LENGTH = 12;
-const OPT_LENGTH = 11;
-const EDNS_UDP_SIZE = 1232;
-const CLASS_IN = 1;
-const TYPE_OPT = 41;
-const TYPE_ANY = 255;
-/** 2-byte TCP length prefix + header + longest name + type/class + OPT. */
-const SCRATCH_SIZE = 2 + HEADER_LENGTH + 255 + 4 + OPT_LENGTH;
+const EDNS = { payload: OUR_EDNS_PAYLOAD };
+/** 2-byte TCP length prefix + the longest query: header, 255-byte name, type/class, OPT. */
+const SCRATCH_SIZE = 2 + queryLength({ id: 0, name: new Uint8Array(MAX_NAME_WIRE_LENGTH), qtype: 0, edns: EDNS });
 
-/** Encode a (validated) name as DNS labels; "a.b." and "a.b" are the same. */
-export function encodeName(name: string): Buffer {
-  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
-  const labels = bare === '' ? [] : bare.split('.');
-  const out = Buffer.alloc(labels.reduce((n, l) => n + 1 + l.length, 1));
-  let off = 0;
-  for (const label of labels) {
-    out[off++] = label.length;
-    off += out.write(label, off, 'ascii');
-  }
-  out[off] = 0;
-  return out;
+/** Wire form of a name the options already validated. */
+function wireName(name: string): Buffer {
+  const encoded = encodeName(name);
+  if (!encoded.ok) throw new Error(encoded.error); // parseLoadArgs rejected it already
+  return encoded.wire;
 }
 
-/**
- * Write a complete query into buf at offset 2 (bytes 0-1 hold the TCP length
- * prefix). Returns the message length (without the prefix).
- */
-export function writeQuery(buf: Buffer, id: number, name: Buffer, qtype: number, edns: boolean): number {
-  let off = 2;
-  buf.writeUInt16BE(id, off);
-  buf.writeUInt16BE(0x0100, off + 2); // QUERY, RD
-  buf.writeUInt16BE(1, off + 4); // QDCOUNT
-  buf.writeUInt16BE(0, off + 6);
-  buf.writeUInt16BE(0, off + 8);
-  buf.writeUInt16BE(edns ? 1 : 0, off + 10); // ARCOUNT
-  off += HEADER_LENGTH;
-  off += name.copy(buf, off);
-  buf.writeUInt16BE(qtype, off);
-  buf.writeUInt16BE(CLASS_IN, off + 2);
-  off += 4;
-  if (edns) {
-    buf[off] = 0; // root owner
-    buf.writeUInt16BE(TYPE_OPT, off + 1);
-    buf.writeUInt16BE(EDNS_UDP_SIZE, off + 3);
-    buf.writeUInt32BE(0, off + 5); // extended rcode, version, flags
-    buf.writeUInt16BE(0, off + 9); // rdlength
-    off += OPT_LENGTH;
-  }
-  const length = off - 2;
+/** Writes the query at offset 2 of `buf` and its length into bytes 0-1 (the TCP prefix); returns the length. */
+function writeFramedQuery(buf: Buffer, id: number, name: Buffer, qtype: number, edns: boolean): number {
+  const length = writeQuery(buf, 2, { id, name, qtype, edns: edns ? EDNS : null });
   buf.writeUInt16BE(length, 0);
   return length;
-}
-
-/** Offset just past a (possibly compressed) name, or -1 if malformed. */
-function skipName(msg: Buffer, off: number): number {
-  while (off < msg.length) {
-    const len = msg[off];
-    if (len === 0) return off + 1;
-    if ((len & 0xc0) === 0xc0) return off + 2 <= msg.length ? off + 2 : -1;
-    if ((len & 0xc0) !== 0) return -1;
-    off += len + 1;
-  }
-  return -1;
-}
-
-function asciiLower(b: number): number {
-  return b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
-}
-
-/** Does the reply's question equal ours (name compared case-insensitively)? */
-function sameQuestion(msg: Buffer, query: Buffer, questionLength: number): boolean {
-  if (msg.length < HEADER_LENGTH + questionLength) return false;
-  const qStart = 2 + HEADER_LENGTH;
-  for (let i = 0; i < questionLength; i++) {
-    if (asciiLower(msg[HEADER_LENGTH + i]) !== asciiLower(query[qStart + i])) return false;
-  }
-  return true;
 }
 
 const RCODE_OUTCOME: Record<number, Outcome> = { 2: 'servfail', 3: 'nxdomain', 5: 'refused' };
 
 /**
- * Classify a reply to `query` (scratch buffer as written by writeQuery).
+ * Classify a reply to `query` (the query message, question at byte 12).
  * Returns null when it is not a reply to that question, so it is ignored.
  */
 export function classifyReply(msg: Buffer, query: Buffer, questionLength: number, qtype: number): Outcome | null {
-  if (msg.length < HEADER_LENGTH) return null;
-  const flags = msg.readUInt16BE(2);
-  if ((flags & 0x8000) === 0) return null; // not a response
-  const rcode = flags & 0x000f;
+  if (msg.length < HEADER_SIZE || !(msg[2] & FLAG_QR)) return null; // not a response
+  const rcode = msg[3] & 0x0f;
   const qdcount = msg.readUInt16BE(4);
   if (qdcount === 1) {
-    if (!sameQuestion(msg, query, questionLength)) return null;
+    if (!replyMatchesQuestion(msg, query, HEADER_SIZE + questionLength)) return null;
   } else if (!(qdcount === 0 && rcode !== 0)) {
     return null; // only error replies may omit the question
   }
-  if (flags & 0x0200) return 'truncated';
+  if (msg[2] & FLAG_TC) return 'truncated';
   if (rcode !== 0) return RCODE_OUTCOME[rcode] ?? 'other-rcode';
-  return answerOutcome(msg, HEADER_LENGTH + questionLength, msg.readUInt16BE(6), qtype);
+  return answerOutcome(msg, HEADER_SIZE + questionLength, msg.readUInt16BE(6), qtype);
 }
 
 /** 'ok' if the answer section holds a record of the asked type, else 'nodata'. */
@@ -159,7 +108,7 @@ function answerOutcome(msg: Buffer, off: number, ancount: number, qtype: number)
     off = skipName(msg, off);
     if (off < 0 || off + 10 > msg.length) return 'malformed';
     const type = msg.readUInt16BE(off);
-    if (type === qtype || qtype === TYPE_ANY) return 'ok';
+    if (type === qtype || qtype === TYPE.ANY) return 'ok';
     off += 10 + msg.readUInt16BE(off + 8);
   }
   return 'nodata';
@@ -200,6 +149,8 @@ interface Query {
   readonly slot: Slot;
   readonly qtype: number;
   readonly buf: Buffer;
+  /** The query message inside buf (after the 2-byte TCP prefix), for matching replies. */
+  readonly message: Buffer;
   id: number;
   length: number;
   questionLength: number;
@@ -237,7 +188,7 @@ abstract class RawBackend implements LookupBackend {
       const name = this.config.names[hostIndex];
       for (const q of slot.queries) {
         q.id = this.allocateId(q);
-        q.length = writeQuery(q.buf, q.id, name, q.qtype, this.config.edns);
+        q.length = writeFramedQuery(q.buf, q.id, name, q.qtype, this.config.edns);
         q.questionLength = name.length + 4;
         q.pending = true;
       }
@@ -305,10 +256,12 @@ abstract class RawBackend implements LookupBackend {
   private makeSlot(worker: number): Slot {
     const slot: Slot = { worker, queries: [], remaining: 0, outcome: 'nodata', resolve: null, timer: null };
     for (const t of this.config.types) {
+      const buf = Buffer.alloc(SCRATCH_SIZE);
       const q: Query = {
         slot,
         qtype: t.code,
-        buf: Buffer.alloc(SCRATCH_SIZE),
+        buf,
+        message: buf.subarray(2),
         id: 0,
         length: 0,
         questionLength: 0,
@@ -407,7 +360,7 @@ class UdpBackend extends RawBackend {
     if (rinfo.port !== port || rinfo.address !== address || msg.length < 2) return;
     const q = state.inFlight[msg.readUInt16BE(0)];
     if (q === undefined) return;
-    const outcome = classifyReply(msg, q.buf, q.questionLength, q.qtype);
+    const outcome = classifyReply(msg, q.message, q.questionLength, q.qtype);
     if (outcome !== null) this.complete(q, outcome);
   }
 }
@@ -417,8 +370,6 @@ class UdpBackend extends RawBackend {
 
 class TcpChannel {
   socket: net.Socket | null = null;
-  private rx = Buffer.alloc(4096);
-  private rxLength = 0;
 
   constructor(
     private readonly server: ServerAddress,
@@ -437,14 +388,14 @@ class TcpChannel {
   destroy(): void {
     this.socket?.destroy();
     this.socket = null;
-    this.rxLength = 0;
   }
 
   private connect(): net.Socket {
     const socket = net.createConnection({ host: this.server.address, port: this.server.port });
     socket.setNoDelay(true);
+    const reader = new FrameReader(); // a new connection starts a new stream
     socket.on('data', (chunk: Buffer) => {
-      if (this.socket === socket) this.receive(chunk);
+      if (this.socket === socket) reader.push(chunk, this.onMessage);
     });
     socket.on('error', () => {
       // 'close' follows and does the bookkeeping.
@@ -452,38 +403,10 @@ class TcpChannel {
     socket.on('close', () => {
       if (this.socket !== socket) return; // an old connection we already replaced
       this.socket = null;
-      this.rxLength = 0;
       this.onLost();
     });
     this.socket = socket;
-    this.rxLength = 0;
     return socket;
-  }
-
-  private receive(chunk: Buffer): void {
-    this.append(chunk);
-    let start = 0;
-    while (this.rxLength - start >= 2) {
-      const length = this.rx.readUInt16BE(start);
-      if (this.rxLength - start < 2 + length) break;
-      this.onMessage(this.rx.subarray(start + 2, start + 2 + length));
-      start += 2 + length;
-    }
-    if (start > 0) {
-      this.rx.copy(this.rx, 0, start, this.rxLength);
-      this.rxLength -= start;
-    }
-  }
-
-  private append(chunk: Buffer): void {
-    const needed = this.rxLength + chunk.length;
-    if (needed > this.rx.length) {
-      const grown = Buffer.alloc(Math.max(needed, this.rx.length * 2));
-      this.rx.copy(grown, 0, 0, this.rxLength);
-      this.rx = grown;
-    }
-    chunk.copy(this.rx, this.rxLength);
-    this.rxLength = needed;
   }
 }
 
@@ -534,16 +457,13 @@ class TcpBackend extends RawBackend {
     const id = msg.readUInt16BE(0);
     for (const q of slot.queries) {
       if (!q.pending || q.id !== id) continue;
-      const outcome = classifyReply(msg, q.buf, q.questionLength, q.qtype);
+      const outcome = classifyReply(msg, q.message, q.questionLength, q.qtype);
       if (outcome !== null) this.complete(q, outcome);
       return;
     }
   }
 }
 
-function formatServer(s: ServerAddress): string {
-  return s.family === 6 ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
-}
 
 // ---------------------------------------------------------------------------
 // System resolver: getaddrinfo through dns.promises.lookup
@@ -591,16 +511,21 @@ class SystemBackend implements LookupBackend {
   private readonly family: 0 | 4 | 6;
   private readonly slots: SystemSlot[] = [];
 
+  private readonly probe: TruncationProbe;
+
   constructor(
     private readonly hosts: string[],
     types: QueryType[],
     private readonly timeoutMs: number,
     workers: number,
+    conf: ResolvConf,
   ) {
     const names = types.map((t) => t.name).sort().join(',');
     this.family = names === 'A' ? 4 : names === 'AAAA' ? 6 : 0;
     this.description = `getaddrinfo (family ${this.family === 0 ? 'any' : `IPv${this.family}`})`;
     for (let w = 0; w < workers; w++) this.slots.push({ abandoned: undefined, resolve: null, timer: null });
+    const server = conf.nameservers[0] ? parseServer('nameserver', conf.nameservers[0]) : null;
+    this.probe = new TruncationProbe(conf, server, this.family, Math.min(timeoutMs, 2000));
   }
 
   lookup(worker: number, hostIndex: number): Promise<Outcome> {
@@ -611,7 +536,7 @@ class SystemBackend implements LookupBackend {
       const started = performance.now();
       const call: Promise<void> = dnsPromises.lookup(this.hosts[hostIndex], { all: true, family: this.family }).then(
         (addresses): void => this.settle(slot, call, addresses.length > 0 ? 'ok' : 'nodata'),
-        (err: unknown): void => this.settle(slot, call, outcomeFromLookupError(err, performance.now() - started)),
+        (err: unknown): Promise<void> => this.settleFailure(slot, call, this.hosts[hostIndex], outcomeFromLookupError(err, performance.now() - started)),
       );
       slot.abandoned = call;
     });
@@ -628,6 +553,12 @@ class SystemBackend implements LookupBackend {
       slot.timer = null;
       this.finish(slot, 'network-error');
     }
+  }
+
+  /** A failed lookup caused by a truncated reply is counted as truncated (asked once per name). */
+  private async settleFailure(slot: SystemSlot, call: Promise<void>, host: string, outcome: Outcome): Promise<void> {
+    const truncated = outcome !== 'network-error' && (await this.probe.truncated(host).catch(() => false));
+    this.settle(slot, call, truncated ? 'truncated' : outcome);
   }
 
   private settle(slot: SystemSlot, call: Promise<void>, outcome: Outcome): void {
@@ -647,5 +578,14 @@ class SystemBackend implements LookupBackend {
       return;
     }
     slot.timer = setTimeout(() => this.finish(slot, 'timeout'), this.timeoutMs);
+  }
+}
+
+/** /etc/resolv.conf as getaddrinfo reads it; empty when unreadable (the probe then stays quiet). */
+function systemResolvConf(): ResolvConf {
+  try {
+    return parseResolvConf(readFileSync('/etc/resolv.conf', 'utf8'));
+  } catch {
+    return parseResolvConf('');
   }
 }

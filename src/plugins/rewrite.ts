@@ -1,0 +1,381 @@
+// CoreDNS `rewrite` (plugin/rewrite): rewrites the question before the cache and forward see it,
+// and the reply on its way back: the client's question restored, and with `answer auto` (always
+// for `exact`), `answer name` or `answer value` the records' names mapped back. Rules apply in
+// Corefile order; a matching `stop` rule (the default) ends the list, `continue` goes on. Reply
+// rules run in reverse order over the authority, answer and additional records, as CoreDNS does.
+// Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl. The edns0,
+// cname and rcode fields are accepted with a warning and not applied.
+import { z } from 'zod';
+import type { NameMatch, RewriteRuleConfig } from '../config/types.js';
+import type { BlockBuilder, Directive } from '../config/corefile.js';
+import { HEADER_SIZE, TYPE } from '../dns/constants.js';
+import { goRegExp } from './common.js';
+import { parseClass, parseType } from '../dns/qtypes.js';
+import { decodeMessage, encodeMessage, nameToWire, type Record } from './message.js';
+
+// ---------------------------------------------------------------------------------------------
+// Corefile: rewrite [continue|stop] FIELD [TYPE] [(FROM TO)|TTL] [OPTIONS], or the block form
+// rewrite [continue|stop] { name ...  answer ... }
+
+const MATCHES: readonly NameMatch[] = ['exact', 'prefix', 'suffix', 'substring', 'regex'];
+const UNSUPPORTED_FIELDS: { readonly [f: string]: string } = {
+  edns0: 'EDNS0 options are not added to forwarded queries',
+  cname: 'CNAME target rewriting is not supported',
+  rcode: 'response code rewriting is not supported',
+};
+
+export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
+  let args = d.args.map((a) => a.text);
+  if (args.length < 2) for (const sub of d.block ?? []) args.push(sub.name, ...sub.args.map((a) => a.text));
+  const fail = (reason: string): void => b.issue(d.line, 'rewrite', reason);
+  if (args.length === 0) return fail('no rule type specified for rewrite');
+  let mode: 'stop' | 'continue' = 'stop';
+  const first = args[0].toLowerCase();
+  if (first === 'continue' || first === 'stop') {
+    mode = first;
+    args = args.slice(1);
+    if (args.length === 0) return fail(`${first} rule must begin with a rule type`);
+  }
+  const field = args[0].toLowerCase();
+  const rest = args.slice(1);
+  const raw: { [k: string]: unknown } = { field };
+  if (mode === 'continue') raw.continue = true;
+  switch (field) {
+    case 'name': {
+      if (rest.length < 2) return fail('too few arguments for a name rule');
+      if (rest.length === 2) Object.assign(raw, { match: 'exact', from: rest[0], to: rest[1] });
+      else Object.assign(raw, { match: rest[0].toLowerCase(), from: rest[1], to: rest[2] });
+      const answer = parseAnswerOptions(rest.slice(3));
+      if (typeof answer === 'string') return fail(answer);
+      Object.assign(raw, answer);
+      break;
+    }
+    case 'type':
+    case 'class':
+      if (rest.length !== 2) return fail(`${field} rules must have exactly two arguments`);
+      Object.assign(raw, { from: rest[0], to: rest[1] });
+      break;
+    case 'ttl':
+      if (rest.length === 2) Object.assign(raw, { match: 'exact', name: rest[0], ttl: rest[1] });
+      else if (rest.length === 3) Object.assign(raw, { match: rest[0].toLowerCase(), name: rest[1], ttl: rest[2] });
+      else return fail('ttl rules take [MATCH] NAME TTL');
+      break;
+    case 'answer':
+      return fail('response rewrites must begin with a name rule');
+    default:
+      if (field in UNSUPPORTED_FIELDS) {
+        b.ignore('rewrite', d.line, `rewrite ${field}: ${UNSUPPORTED_FIELDS[field]}`);
+        return;
+      }
+      return fail(`invalid rule type ${JSON.stringify(args[0])}`);
+  }
+  b.push('rewrite', raw, d.line);
+}
+
+function parseAnswerOptions(args: readonly string[]): { answer?: { auto?: boolean; name?: [string, string][]; value?: [string, string][] } } | string {
+  if (args.length === 0) return {};
+  if (args.length < 2) return 'invalid arguments for the answer rule';
+  const answer: { auto?: boolean; name?: [string, string][]; value?: [string, string][] } = {};
+  let i = 0;
+  while (i < args.length) {
+    if (args[i] !== 'answer') return `unexpected ${JSON.stringify(args[i])}: answer options start with "answer"`;
+    const kind = args[i + 1];
+    if (kind === 'auto') {
+      answer.auto = true;
+      i += 2;
+    } else if (kind === 'name' || kind === 'value') {
+      if (args[i + 3] === undefined) return `${kind} answer rule: 2 arguments required`;
+      (answer[kind] ??= []).push([args[i + 2], args[i + 3]]);
+      i += 4;
+    } else {
+      return `invalid type ${JSON.stringify(kind ?? '')} for answer rule`;
+    }
+  }
+  if (answer.auto && answer.name) return 'auto name answer rule cannot be combined with explicit name answer rules';
+  return { answer };
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML
+
+const pair = z.tuple([z.string(), z.string()]);
+const matchEnum = z.enum(['exact', 'prefix', 'suffix', 'substring', 'regex']).default('exact');
+
+export const rewriteRuleSchema = z.discriminatedUnion('field', [
+  z.strictObject({
+    field: z.literal('name'),
+    continue: z.boolean().default(false),
+    match: matchEnum,
+    from: z.string(),
+    to: z.string(),
+    answer: z.strictObject({ auto: z.boolean().default(false), name: z.array(pair).default([]), value: z.array(pair).default([]) }).default({ auto: false, name: [], value: [] }),
+  }),
+  z.strictObject({ field: z.enum(['type', 'class']), continue: z.boolean().default(false), from: z.string(), to: z.string() }),
+  z.strictObject({ field: z.literal('ttl'), continue: z.boolean().default(false), match: matchEnum, name: z.string(), ttl: z.union([z.string(), z.number()]) }),
+]);
+
+export type RawRewriteRule = z.output<typeof rewriteRuleSchema>;
+
+/** Lower case with a trailing dot (CoreDNS plugin.Name.Normalize). */
+const normalizeName = (n: string): string => (n.endsWith('.') ? n : `${n}.`).toLowerCase();
+
+/** "30", "30-60", "-60", "30-" → [min, max] (CoreDNS isValidTTL). */
+function ttlRange(text: string): [number, number] | undefined {
+  const parts = text.split('-');
+  const num = (s: string): number | undefined => (/^\d+$/.test(s) && Number(s) <= 0xffffffff ? Number(s) : undefined);
+  if (parts.length === 1) {
+    const n = num(parts[0]);
+    return n === undefined ? undefined : [n, n];
+  }
+  if (parts.length !== 2 || (parts[0] === '' && parts[1] === '')) return undefined;
+  const min = parts[0] === '' ? 0 : num(parts[0]);
+  const max = parts[1] === '' ? 2147483647 : num(parts[1]);
+  return min === undefined || max === undefined || min > max ? undefined : [min, max];
+}
+
+/** Checks one rule; returns the normalised config or an error. */
+export function validateRewriteRule(r: RawRewriteRule): { config: RewriteRuleConfig } | { field: string; error: string } {
+  const stop = !r.continue;
+  switch (r.field) {
+    case 'name': {
+      const regex = r.match === 'regex';
+      if (regex) {
+        const re = goRegExp(r.from);
+        if (typeof re === 'string') return { field: 'from', error: re };
+        if (maxGroupUsed(r.to) > groupCount(re)) return { field: 'to', error: `uses more subexpressions than ${JSON.stringify(r.from)} has, got ${JSON.stringify(r.to)}` };
+      }
+      for (const [i, [from, to]] of [...r.answer.name, ...r.answer.value].entries()) {
+        const re = goRegExp(from);
+        if (typeof re === 'string') return { field: `answer[${i}]`, error: re };
+        if (maxGroupUsed(to) > groupCount(re)) return { field: `answer[${i}]`, error: `uses more subexpressions than ${JSON.stringify(from)} has, got ${JSON.stringify(to)}` };
+      }
+      return {
+        config: {
+          field: 'name',
+          stop,
+          match: r.match,
+          from: regex ? r.from : normalizeName(r.from),
+          to: normalizeName(r.to),
+          answerAuto: r.answer.auto,
+          answerName: r.answer.name.map(([f, t]) => [f, normalizeName(t)] as const),
+          answerValue: r.answer.value.map(([f, t]) => [f, normalizeName(t)] as const),
+        },
+      };
+    }
+    case 'type':
+    case 'class': {
+      const lookup = r.field === 'type' ? parseType : parseClass;
+      const from = lookup(r.from);
+      const to = lookup(r.to);
+      if (from === undefined) return { field: 'from', error: `must be a ${r.field} name, got ${JSON.stringify(r.from)}` };
+      if (to === undefined) return { field: 'to', error: `must be a ${r.field} name, got ${JSON.stringify(r.to)}` };
+      return { config: { field: r.field, stop, from, to } };
+    }
+    case 'ttl': {
+      const range = ttlRange(String(r.ttl));
+      if (!range) return { field: 'ttl', error: `must be a TTL: a number, or a range MIN-MAX, -MAX or MIN-, got ${JSON.stringify(r.ttl)}` };
+      if (r.match === 'regex' && typeof goRegExp(r.name) === 'string') return { field: 'name', error: goRegExp(r.name) as string };
+      return { config: { field: 'ttl', stop, match: r.match, name: r.match === 'regex' ? r.name : normalizeName(r.name), min: range[0], max: range[1] } };
+    }
+  }
+}
+
+const groupCount = (re: RegExp): number => new RegExp(`${re.source}|`).exec('')!.length - 1;
+
+function maxGroupUsed(text: string): number {
+  let used = 0;
+  for (let i = 0; i <= 100; i++) if (text.includes(`{${i}}`)) used++;
+  return used;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime
+
+type StringRewriter = (name: string) => string;
+
+/** What a reply needs on its way back. */
+type ResponseRule = { readonly kind: 'name' | 'value'; readonly rewrite: StringRewriter } | { readonly kind: 'ttl'; readonly min: number; readonly max: number };
+
+/** {n} groups of a regex match replaced in a template (CoreDNS regexStringRewriter). */
+function regexRewriter(re: RegExp, replacement: string): StringRewriter {
+  return (src) => {
+    const m = re.exec(src);
+    if (!m) return src;
+    let s = replacement;
+    m.forEach((v, i) => (s = s.split(`{${i}}`).join(v ?? '')));
+    return s;
+  };
+}
+
+/** rewritten → original, also as a suffix (CoreDNS remapStringRewriter). */
+function remap(orig: string, replacement: string): StringRewriter {
+  return (src) => {
+    const lower = src.toLowerCase();
+    if (lower === orig) return replacement;
+    if (lower.endsWith(`.${orig}`)) return src.slice(0, src.length - orig.length) + replacement;
+    return src;
+  };
+}
+
+function nameMatches(match: NameMatch, pattern: string, re: RegExp | null, name: string): boolean {
+  switch (match) {
+    case 'exact':
+      return name === pattern;
+    case 'prefix':
+      return name.startsWith(pattern);
+    case 'suffix':
+      return name.endsWith(pattern);
+    case 'substring':
+      return name.includes(pattern);
+    case 'regex':
+      return re!.test(name);
+  }
+}
+
+interface CompiledRule {
+  readonly config: RewriteRuleConfig;
+  readonly regex: RegExp | null;
+  readonly staticRules: readonly ResponseRule[];
+}
+
+/** The question after the rules, and what to do to the reply. */
+export interface RewriteResult {
+  readonly name: string;
+  readonly qtype: number;
+  readonly qclass: number;
+  readonly revert: boolean; // restore the question and apply `rules` to the reply
+  readonly rules: readonly ResponseRule[];
+}
+
+export class RewriteHandler {
+  private readonly rules: CompiledRule[];
+
+  constructor(configs: readonly RewriteRuleConfig[]) {
+    this.rules = configs.map((config) => {
+      const staticRules: ResponseRule[] = [];
+      let regex: RegExp | null = null;
+      if (config.field === 'name') {
+        if (config.match === 'regex') regex = goRegExp(config.from) as RegExp;
+        if (config.match === 'suffix' && config.answerAuto) {
+          const back: StringRewriter = (src) => (src.toLowerCase().endsWith(config.to) ? src.slice(0, src.length - config.to.length) + config.from : src);
+          staticRules.push({ kind: 'name', rewrite: back }, { kind: 'value', rewrite: back });
+        }
+        for (const [from, to] of config.answerName) staticRules.push({ kind: 'name', rewrite: regexRewriter(goRegExp(from) as RegExp, to) });
+        for (const [from, to] of config.answerValue) staticRules.push({ kind: 'value', rewrite: regexRewriter(goRegExp(from) as RegExp, to) });
+      } else if (config.field === 'ttl') {
+        if (config.match === 'regex') regex = goRegExp(config.name) as RegExp;
+        staticRules.push({ kind: 'ttl', min: config.min, max: config.max });
+      }
+      return { config, regex, staticRules };
+    });
+  }
+
+  /** Applies the rules to a question (name lower-case); null when no rule matched. */
+  rewrite(name: string, qtype: number, qclass: number): RewriteResult | null {
+    const original = name;
+    let matched = false;
+    const rules: ResponseRule[] = [];
+    for (const r of this.rules) {
+      const c = r.config;
+      let done = false;
+      switch (c.field) {
+        case 'name': {
+          if (!nameMatches(c.match, c.from, r.regex, name)) break;
+          name = this.newName(r, name);
+          done = true;
+          // exact always maps answers back; others with `answer auto` (suffix has it static).
+          const auto = c.match === 'exact' || (c.answerAuto && c.match !== 'suffix');
+          if (auto) {
+            const back = remap(name, original);
+            rules.push({ kind: 'name', rewrite: back }, { kind: 'value', rewrite: back });
+          }
+          rules.push(...r.staticRules);
+          break;
+        }
+        case 'type':
+          if (qtype === c.from) {
+            qtype = c.to;
+            done = true;
+          }
+          break;
+        case 'class':
+          if (qclass === c.from) {
+            qclass = c.to;
+            done = true;
+          }
+          break;
+        case 'ttl':
+          if (nameMatches(c.match, c.name, r.regex, name)) {
+            rules.push(...r.staticRules);
+            done = true;
+          }
+          break;
+      }
+      if (!done) continue;
+      matched = true;
+      if (c.stop) return { name, qtype, qclass, revert: true, rules };
+    }
+    return matched ? { name, qtype, qclass, revert: rules.length > 0, rules } : null;
+  }
+
+  private newName(r: CompiledRule, name: string): string {
+    const c = r.config as Extract<RewriteRuleConfig, { field: 'name' }>;
+    switch (c.match) {
+      case 'exact':
+        return c.to;
+      case 'prefix':
+        return c.to + name.slice(c.from.length);
+      case 'suffix':
+        return name.slice(0, name.length - c.from.length) + c.to;
+      case 'substring':
+        return name.split(c.from).join(c.to);
+      case 'regex':
+        return normalizeName(regexRewriter(r.regex!, c.to)(name));
+    }
+  }
+}
+
+/**
+ * The query with a new question (queries carry no compression pointers, so the bytes after the
+ * question are copied as they are); null if the new name is not a valid domain name.
+ */
+export function rewriteQuery(msg: Buffer, questionEnd: number, name: string, qtype: number, qclass: number): Buffer | null {
+  const wire = nameToWire(name);
+  if (!wire) return null;
+  const out = Buffer.allocUnsafe(HEADER_SIZE + wire.length + 4 + (msg.length - questionEnd));
+  msg.copy(out, 0, 0, HEADER_SIZE);
+  wire.copy(out, HEADER_SIZE);
+  let pos = HEADER_SIZE + wire.length;
+  out.writeUInt16BE(qtype, pos);
+  out.writeUInt16BE(qclass, pos + 2);
+  pos += 4;
+  msg.copy(out, pos, questionEnd);
+  return out;
+}
+
+function applyRules(rules: readonly ResponseRule[], r: Record): void {
+  if (r.type === TYPE.OPT) return;
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const rule = rules[i];
+    if (rule.kind === 'name') r.name = rule.rewrite(r.name);
+    else if (rule.kind === 'ttl') r.ttl = r.ttl < rule.min ? rule.min : r.ttl > rule.max ? rule.max : r.ttl;
+    else {
+      // CoreDNS rewrites the first name of the RDATA (CNAME/DNAME/NS/PTR target, MX, SRV, SOA mname).
+      const part = r.rdata.find((p) => !Buffer.isBuffer(p));
+      if (part && !Buffer.isBuffer(part)) {
+        const next = rule.rewrite(part.name);
+        if (next !== part.name) r.rdata[r.rdata.indexOf(part)] = { name: next };
+      }
+    }
+  }
+}
+
+/** The reply with the client's question back and the reply rules applied; the input if it cannot be decoded. */
+export function revertReply(reply: Buffer, clientMsg: Buffer, result: RewriteResult): Buffer {
+  const m = decodeMessage(reply);
+  const client = decodeMessage(clientMsg);
+  if (!m || !client || client.questions.length !== 1) return reply;
+  if (m.questions.length === 1) m.questions[0] = client.questions[0];
+  for (const section of [m.authority, m.answer, m.additional]) for (const r of section) applyRules(result.rules, r);
+  return encodeMessage(m) ?? reply;
+}

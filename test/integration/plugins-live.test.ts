@@ -1,0 +1,288 @@
+// The node-cache plugins end to end: a Corefile → our daemon on loopback → a real BIND9 upstream.
+// template, hosts, rewrite (query and answer rewritten back), loadbalance, bufsize, whoami, and
+// the official nodelocaldns Corefile with every node-cache plugin added starts and serves.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startUpstream, type Upstream } from '../harness/upstream.js';
+import { fixtures } from '../harness/zone.js';
+import { queryUdp, queryTcp, answerData } from '../harness/dns-client.js';
+import { startDaemon, type RunningDaemon } from '../harness/daemon.js';
+import { waitFor } from '../harness/wait.js';
+import { loadCorefile } from '../../src/config/corefile.js';
+import { formatIssue } from '../../src/config/load.js';
+
+const FLAG_AA = 0x400;
+const FLAG_TC = 0x200;
+
+let upstream: Upstream;
+let dir: string;
+const daemons: RunningDaemon[] = [];
+
+before(async () => {
+  upstream = await startUpstream({ kind: 'bind' });
+  dir = mkdtempSync(join(tmpdir(), 'nld-plugins-'));
+});
+after(async () => {
+  for (const d of daemons) await d.stop();
+  await upstream?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function serve(corefile: string): Promise<RunningDaemon> {
+  const loaded = loadCorefile(corefile, 'Corefile');
+  if (!loaded.ok) throw new Error(loaded.issues.map(formatIssue).join('\n'));
+  const d = await startDaemon(loaded.config);
+  daemons.push(d);
+  return d;
+}
+
+const svc = () => fixtures.services.find((s) => s.ipv6)!;
+
+test('template: ANY AAAA answers NODATA (AA) while A still comes from upstream; regex groups fill the answer', async () => {
+  const d = await serve(`.:0 {
+    bind 127.0.0.1
+    cache 30
+    template ANY AAAA cluster.local {
+      rcode NOERROR
+    }
+    template IN A tpl.test {
+      match "^(?P<host>[a-z0-9-]+)\\.ip-(\\d+)-(\\d+)-(\\d+)-(\\d+)\\.tpl\\.test\\.$"
+      answer "{{ .Name }} 60 IN A {{ index .Match 2 }}.{{ index .Match 3 }}.{{ index .Match 4 }}.{{ index .Match 5 }}"
+      additional "{{ .Group.host }}.extra.tpl.test. 60 IN TXT \\"{{ .Type }} {{ .Class }} {{ .Zone }}\\""
+      fallthrough
+    }
+    template ANY ANY invalid {
+      rcode NXDOMAIN
+      authority "invalid. 60 {{ .Class }} SOA ns.invalid. hostmaster.invalid. (1 60 60 60 60)"
+    }
+    forward . ${upstream.address}
+  }`);
+  const s = svc();
+  const aaaa = await queryUdp(d.server, s.name, 'AAAA', { edns: { udpSize: 1232 } });
+  assert.equal(aaaa.packet.rcode, 'NOERROR');
+  assert.equal(aaaa.packet.answers.length, 0);
+  assert.equal(aaaa.packet.flags! & FLAG_AA, FLAG_AA);
+  assert.ok(aaaa.packet.additionals.some((r) => r.type === 'OPT'), 'OPT echoed');
+  assert.equal(await upstream.queryCount({ name: s.name, type: 'AAAA' }), 0, 'AAAA never forwarded');
+  assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'A')).packet, 'A'), [s.ipv4]);
+
+  const tpl = await queryUdp(d.server, 'web-1.ip-10-1-2-3.tpl.test', 'A');
+  assert.deepEqual(answerData(tpl.packet, 'A'), ['10.1.2.3']);
+  assert.equal(tpl.packet.answers[0].name, 'web-1.ip-10-1-2-3.tpl.test');
+  const txt = tpl.packet.additionals.find((r) => r.type === 'TXT');
+  assert.equal(txt?.name, 'web-1.extra.tpl.test');
+  assert.deepEqual((txt?.data as Buffer[]).map(String), ['A IN tpl.test.']);
+
+  const nx = await queryTcp(d.server, 'anything.invalid', 'MX');
+  assert.equal(nx.packet.rcode, 'NXDOMAIN');
+  assert.equal(nx.packet.authorities[0]?.type, 'SOA');
+});
+
+test('hosts: inline and file entries, PTR generated, AAAA of a known name is NODATA, file reloaded, fallthrough forwards', async () => {
+  const hostsFile = join(dir, 'hosts');
+  writeFileSync(hostsFile, '10.9.9.1 filehost.hosts.test\n');
+  const d = await serve(`.:0 {
+    bind 127.0.0.1
+    hosts ${hostsFile} hosts.test cluster.local {
+      10.9.9.2 inline.hosts.test alias.hosts.test
+      fd00::9 inline.hosts.test
+      ttl 120
+      reload 200ms
+      fallthrough
+    }
+    forward . ${upstream.address}
+  }`);
+  const inline = await queryUdp(d.server, 'inline.hosts.test', 'A');
+  assert.deepEqual(answerData(inline.packet, 'A'), ['10.9.9.2']);
+  assert.equal(inline.packet.answers[0].ttl, 120);
+  assert.equal(inline.packet.flags! & FLAG_AA, FLAG_AA);
+  assert.deepEqual(answerData((await queryUdp(d.server, 'inline.hosts.test', 'AAAA')).packet, 'AAAA'), ['fd00::9']);
+  assert.deepEqual(answerData((await queryUdp(d.server, 'filehost.hosts.test', 'A')).packet, 'A'), ['10.9.9.1']);
+  assert.deepEqual(answerData((await queryUdp(d.server, '2.9.9.10.in-addr.arpa', 'PTR')).packet, 'PTR'), ['inline.hosts.test', 'alias.hosts.test']);
+  const nodata = await queryUdp(d.server, 'filehost.hosts.test', 'AAAA');
+  assert.equal(nodata.packet.rcode, 'NOERROR');
+  assert.equal(nodata.packet.answers.length, 0);
+  // A cluster.local name the hosts data does not know falls through to BIND.
+  const s = svc();
+  assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'A')).packet, 'A'), [s.ipv4]);
+  // The file changes: the new entry is served after the reload interval (no cache in this block).
+  writeFileSync(hostsFile, '10.9.9.1 filehost.hosts.test\n10.9.9.3 added.hosts.test\n');
+  await waitFor(async () => answerData((await queryUdp(d.server, 'added.hosts.test', 'A')).packet, 'A')[0] === '10.9.9.3', 5000, 'the hosts file reloaded');
+});
+
+test('hosts without fallthrough: an unknown name in its zones is SERVFAIL, as in CoreDNS', async () => {
+  const d = await serve(`hosts.test:0 {
+    bind 127.0.0.1
+    hosts ${join(dir, 'missing-file')} {
+      10.9.9.5 only.hosts.test
+    }
+  }`);
+  assert.deepEqual(answerData((await queryUdp(d.server, 'only.hosts.test', 'A')).packet, 'A'), ['10.9.9.5']);
+  assert.equal((await queryUdp(d.server, 'other.hosts.test', 'A')).packet.rcode, 'SERVFAIL');
+});
+
+test('rewrite: the query is rewritten toward BIND and the answer and question are rewritten back', async () => {
+  const s = fixtures.services.filter((x) => x.ipv6)[1]; // a name no other test asks for
+  const short = s.name.replace('.svc.cluster.local', '.short.test');
+  const d = await serve(`.:0 {
+    bind 127.0.0.1
+    cache 30
+    rewrite name exact alias.rewrite.test. ${s.name}.
+    rewrite name suffix .short.test. .svc.cluster.local. answer auto
+    rewrite stop {
+      name regex ^(.*)\\.rx\\.test\\.$ {1}.svc.cluster.local.
+      answer name ^(.*)\\.svc\\.cluster\\.local\\.$ {1}.rx.test.
+    }
+    forward . ${upstream.address}
+  }`);
+  const exact = await queryUdp(d.server, 'Alias.Rewrite.Test', 'A', { edns: { udpSize: 1232 } });
+  assert.equal(exact.packet.questions[0].name, 'Alias.Rewrite.Test', 'question restored with the client case');
+  assert.deepEqual(exact.packet.answers.map((a) => [a.name, a.data]), [['alias.rewrite.test', s.ipv4]]);
+  assert.ok(exact.packet.additionals.some((r) => r.type === 'OPT'));
+  assert.equal(await upstream.queryCount({ name: s.name, type: 'A' }), 1, 'BIND saw the rewritten name');
+
+  const suffix = await queryTcp(d.server, short, 'A');
+  assert.deepEqual(suffix.packet.answers.map((a) => [a.name, a.data]), [[short, s.ipv4]]);
+
+  const rx = s.name.replace('.svc.cluster.local', '.rx.test');
+  const regex = await queryUdp(d.server, rx, 'A');
+  assert.equal(regex.packet.questions[0].name, rx);
+  assert.deepEqual(regex.packet.answers.map((a) => [a.name, a.data]), [[rx, s.ipv4]]);
+  // A name no rule matches is forwarded as it is.
+  assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
+});
+
+test('loadbalance: every reply has the whole RRset, in more than one order', async () => {
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    cache 30
+    loadbalance round_robin
+    forward . ${upstream.address}
+  }`);
+  const orders = new Set<string>();
+  for (let i = 0; i < 40 && orders.size < 2; i++) {
+    const r = await queryUdp(d.server, fixtures.headless.name, 'A');
+    const ips = answerData<string>(r.packet, 'A');
+    assert.deepEqual([...ips].sort(), [...fixtures.headless.ipv4s].sort());
+    orders.add(ips.join(','));
+  }
+  assert.ok(orders.size >= 2, `orders seen: ${[...orders].join(' | ')}`);
+  assert.equal(await upstream.queryCount({ name: fixtures.headless.name }), 1, 'shuffled after the cache');
+});
+
+test('bufsize: a client advertising 4096 gets replies cut at the configured size', async () => {
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    bufsize 1232
+    forward . ${upstream.address}
+  }`);
+  const big = await queryUdp(d.server, fixtures.mediumTxt.name, 'TXT', { edns: { udpSize: 4096 } });
+  assert.equal(big.packet.flags! & FLAG_TC, FLAG_TC);
+  assert.ok(big.raw.length <= 1232, `${big.raw.length} bytes`);
+  const tcp = await queryTcp(d.server, fixtures.mediumTxt.name, 'TXT', { edns: { udpSize: 4096 } });
+  assert.equal(tcp.packet.answers.length, fixtures.mediumTxt.strings.length);
+});
+
+test('whoami: the client address and port in the additional section', async () => {
+  const d = await serve(`whoami.test:0 {
+    bind 127.0.0.1
+    whoami
+  }`);
+  const r = await queryUdp(d.server, 'me.whoami.test', 'A', { edns: { udpSize: 1232 } });
+  assert.equal(r.packet.rcode, 'NOERROR');
+  assert.equal(r.packet.flags! & FLAG_AA, FLAG_AA);
+  assert.deepEqual(answerData(r.packet, 'A', 'additionals'), ['127.0.0.1']);
+  const srv = r.packet.additionals.find((a) => a.type === 'SRV');
+  assert.equal(srv?.name, '_udp.me.whoami.test');
+  assert.ok(((srv?.data as { port: number }).port ?? 0) > 0);
+  const tcp = await queryTcp(d.server, 'me.whoami.test', 'A');
+  assert.equal(tcp.packet.additionals.find((a) => a.type === 'SRV')?.name, '_tcp.me.whoami.test');
+});
+
+test('dns64: AAAA made from A records for IPv6 clients; IPv4 clients only with allow_ipv4; real AAAA untouched', async () => {
+  const v4only = fixtures.services.filter((x) => !x.ipv6)[3];
+  const dual = fixtures.services.filter((x) => x.ipv6)[2];
+  const v6 = await serve(`cluster.local:0 {
+    bind ::1
+    cache 30
+    dns64
+    forward . ${upstream.address}
+  }`);
+  const synth = await queryUdp(v6.server, v4only.name, 'AAAA', { edns: { udpSize: 1232 } });
+  const [a, b, c, d] = v4only.ipv4.split('.').map(Number);
+  const expected = `64:ff9b::${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  assert.deepEqual(answerData(synth.packet, 'AAAA'), [expected]);
+  assert.equal(synth.packet.rcode, 'NOERROR');
+  assert.ok(synth.packet.additionals.some((r) => r.type === 'OPT'));
+  assert.deepEqual(answerData((await queryTcp(v6.server, dual.name, 'AAAA')).packet, 'AAAA'), [dual.ipv6], 'a real AAAA passes');
+  assert.equal((await queryUdp(v6.server, fixtures.nxdomain.name, 'AAAA')).packet.rcode, 'NXDOMAIN');
+
+  const v4 = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    dns64 {
+      prefix 2001:db8:64::/48
+    }
+    forward . ${upstream.address}
+  }`);
+  assert.equal((await queryUdp(v4.server, v4only.name, 'AAAA')).packet.answers.length, 0, 'IPv4 client: not translated');
+  const allow = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    dns64 {
+      prefix 2001:db8:64::/48
+      allow_ipv4
+    }
+    forward . ${upstream.address}
+  }`);
+  // /48: the IPv4 address fills bytes 6, 7 and (after the zero byte 8) 9, 10.
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  assert.deepEqual(answerData((await queryUdp(allow.server, v4only.name, 'AAAA')).packet, 'AAAA'), [`2001:db8:64:${hex(a)}${hex(b)}:${hex(c)}:${hex(d)}00::`.replace(/:0+([0-9a-f])/g, ':$1')]);
+});
+
+test('the official nodelocaldns Corefile with every node-cache plugin added starts and serves', async () => {
+  const official = readFileSync(new URL('../fixtures/nodelocaldns.Corefile', import.meta.url), 'utf8')
+    .replaceAll(':53 {', ':0 {')
+    .replaceAll('bind 169.254.20.10 10.96.0.10', 'bind 127.0.0.1')
+    .replaceAll('forward . 10.96.0.11', `forward . ${upstream.address}`)
+    .replace('forward . /etc/resolv.conf', `forward . ${upstream.address}`)
+    .replace('health 169.254.20.10:8080', 'health 127.0.0.1:0')
+    .replaceAll('prometheus :9253', 'prometheus 127.0.0.1:0')
+    .replace('    loop\n', '');
+  const extra = `
+    bufsize 1232
+    debug
+    dns64
+    dnstap /tmp/dnstap.sock full
+    metadata
+    timeouts {
+      idle 30s
+    }
+    pprof 127.0.0.1:0
+    trace zipkin 127.0.0.1:9411
+    loadbalance
+    rewrite name exact alias.cluster.local. ${fixtures.kubernetes.name}.
+    template ANY AAAA {
+      rcode NOERROR
+    }
+    hosts {
+      10.0.0.99 node-host.cluster.local
+      fallthrough
+    }
+    whoami
+  `;
+  const corefile = official.replace('cluster.local:0 {', `cluster.local:0 {${extra}`);
+  const loaded = loadCorefile(corefile, 'Corefile');
+  assert.ok(loaded.ok, loaded.ok ? '' : loaded.issues.map(formatIssue).join('\n'));
+  assert.deepEqual([...new Set(loaded.config.ignored.map((i) => i.plugin))].sort(), ['debug', 'dnstap']);
+  const d = await startDaemon(loaded.config);
+  daemons.push(d);
+  const first = d.daemon.listeners().find((l) => d.daemon.blockRuntimes()[0].config.port === l.configuredPort) ?? d.daemon.listeners()[0];
+  const server = { host: '127.0.0.1', port: first.udp.port };
+  assert.deepEqual(answerData((await queryUdp(server, 'alias.cluster.local', 'A')).packet, 'A'), [fixtures.kubernetes.ipv4]);
+  assert.deepEqual(answerData((await queryUdp(server, 'node-host.cluster.local', 'A')).packet, 'A'), ['10.0.0.99']);
+  const aaaa = await queryUdp(server, svc().name, 'AAAA');
+  assert.equal(aaaa.packet.answers.length, 0);
+  assert.deepEqual(answerData((await queryUdp(server, fixtures.headless.name, 'A')).packet, 'A').sort(), [...fixtures.headless.ipv4s].sort());
+});

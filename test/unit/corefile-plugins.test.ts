@@ -1,0 +1,193 @@
+// Corefile snippets of the node-cache plugins → the validated config (src/plugins/*): CoreDNS's
+// syntax and defaults, what is accepted with a warning (config.ignored), and errors at file:line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadCorefile } from '../../src/config/corefile.js';
+import { loadConfigText, formatIssue } from '../../src/config/load.js';
+import type { Config, PluginsConfig } from '../../src/config/types.js';
+
+const block = (body: string, key = 'example.org:53'): string => `${key} {\n${body}\n  forward . 198.51.100.53\n}\n`;
+
+function load(text: string): Config {
+  const r = loadCorefile(text, 'Corefile');
+  if (!r.ok) throw new Error(r.issues.map(formatIssue).join('\n'));
+  return r.config;
+}
+const plugins = (text: string): PluginsConfig => load(text).servers[0].plugins!;
+
+const parsed: { name: string; body: string; check: (p: PluginsConfig) => void }[] = [
+  {
+    name: 'template ANY AAAA { rcode NOERROR } covers the block zones with ".*"',
+    body: 'template ANY AAAA {\n  rcode NOERROR\n}',
+    check: (p) => assert.deepEqual(p.template, [{ qclass: 255, qtype: 28, zones: ['example.org.'], match: ['.*'], answer: [], additional: [], authority: [], rcode: 0, fallthrough: null }]),
+  },
+  {
+    name: 'template with zones, several match regexes, sections and fallthrough zones',
+    body: 'template IN A a.example.org {\n  match ^x\\. ^y\\.\n  answer "{{ .Name }} 60 IN A 10.0.0.1"\n  additional "x. 1 IN TXT hi"\n  authority "a.example.org. 60 IN NS ns.a.example.org."\n  rcode NXDOMAIN\n  fallthrough in-addr.arpa\n}',
+    check: (p) =>
+      assert.deepEqual(p.template[0], {
+        qclass: 1,
+        qtype: 1,
+        zones: ['a.example.org.'],
+        match: ['^x\\.', '^y\\.'],
+        answer: ['{{ .Name }} 60 IN A 10.0.0.1'],
+        additional: ['x. 1 IN TXT hi'],
+        authority: ['a.example.org. 60 IN NS ns.a.example.org.'],
+        rcode: 3,
+        fallthrough: ['in-addr.arpa.'],
+      }),
+  },
+  { name: 'two template directives keep their order', body: 'template IN A {\n  rcode REFUSED\n}\ntemplate IN AAAA', check: (p) => assert.deepEqual(p.template.map((t) => [t.qtype, t.rcode]), [[1, 5], [28, 0]]) },
+  {
+    name: 'hosts with inline lines, options and zones; default file /etc/hosts',
+    body: 'hosts {\n  10.0.0.1 a.example.org b.example.org\n  ::1 a.example.org\n  ttl 60\n  reload 10s\n  no_reverse\n  fallthrough\n}',
+    check: (p) =>
+      assert.deepEqual(p.hosts, {
+        file: '/etc/hosts',
+        zones: ['example.org.'],
+        entries: ['10.0.0.1 a.example.org b.example.org', '::1 a.example.org'],
+        ttlSeconds: 60,
+        reloadMs: 10_000,
+        reverse: false,
+        fallthrough: ['.'],
+        fallthroughUnsupported: false,
+      }),
+  },
+  {
+    name: 'hosts FILE ZONES defaults: ttl 3600, reload 5s, PTR on, no fallthrough',
+    body: 'hosts /etc/custom.hosts a.example.org',
+    check: (p) => assert.deepEqual(p.hosts, { file: '/etc/custom.hosts', zones: ['a.example.org.'], entries: [], ttlSeconds: 3600, reloadMs: 5000, reverse: true, fallthrough: null, fallthroughUnsupported: false }),
+  },
+  {
+    name: 'rewrite name (exact by default) normalises names',
+    body: 'rewrite name Foo.Example.org bar.example.org',
+    check: (p) => assert.deepEqual(p.rewrite, [{ field: 'name', stop: true, match: 'exact', from: 'foo.example.org.', to: 'bar.example.org.', answerAuto: false, answerName: [], answerValue: [] }]),
+  },
+  {
+    name: 'rewrite continue name suffix ... answer auto',
+    body: 'rewrite continue name suffix .a.example.org .b.example.org answer auto',
+    check: (p) => assert.deepEqual(p.rewrite[0], { field: 'name', stop: false, match: 'suffix', from: '.a.example.org.', to: '.b.example.org.', answerAuto: true, answerName: [], answerValue: [] }),
+  },
+  {
+    name: 'rewrite stop { name regex ...  answer name ... } (block form)',
+    body: 'rewrite stop {\n  name regex (.*)-(us-west-1)\\.example\\.org {1}.service.{2}.consul\n  answer name (.*)\\.service\\.(us-west-1)\\.consul {1}-{2}.example.org\n}',
+    check: (p) =>
+      assert.deepEqual(p.rewrite[0], {
+        field: 'name',
+        stop: true,
+        match: 'regex',
+        from: '(.*)-(us-west-1)\\.example\\.org',
+        to: '{1}.service.{2}.consul.',
+        answerAuto: false,
+        answerName: [['(.*)\\.service\\.(us-west-1)\\.consul', '{1}-{2}.example.org.']],
+        answerValue: [],
+      }),
+  },
+  { name: 'rewrite type and class', body: 'rewrite type ANY HINFO\nrewrite class CH IN', check: (p) => assert.deepEqual(p.rewrite, [{ field: 'type', stop: true, from: 255, to: 13 }, { field: 'class', stop: true, from: 3, to: 1 }]) },
+  { name: 'rewrite ttl with a range', body: 'rewrite ttl suffix .example.org 30-60', check: (p) => assert.deepEqual(p.rewrite[0], { field: 'ttl', stop: true, match: 'suffix', name: '.example.org.', min: 30, max: 60 }) },
+  { name: 'bufsize defaults to 1232', body: 'bufsize', check: (p) => assert.equal(p.bufsize, 1232) },
+  { name: 'bufsize 512', body: 'bufsize 512', check: (p) => assert.equal(p.bufsize, 512) },
+  { name: 'loadbalance defaults to round_robin', body: 'loadbalance', check: (p) => assert.equal(p.loadbalance, true) },
+  { name: 'whoami', body: 'whoami', check: (p) => assert.equal(p.whoami, true) },
+  { name: 'dns64 defaults to 64:ff9b::/96', body: 'dns64', check: (p) => assert.deepEqual(p.dns64, { prefix: '64:ff9b::', prefixLength: 96, translateAll: false, allowIpv4: false }) },
+  { name: 'dns64 block form', body: 'dns64 {\n  prefix 2001:db8::/32\n  translate_all\n  allow_ipv4\n}', check: (p) => assert.deepEqual(p.dns64, { prefix: '2001:db8::', prefixLength: 32, translateAll: true, allowIpv4: true }) },
+];
+
+for (const row of parsed) {
+  test(`parse: ${row.name}`, () => row.check(plugins(block(row.body))));
+}
+
+test('a block without plugins has plugins: null (the query path checks only that)', () => {
+  assert.equal(load(block('cache 30')).servers[0].plugins, null);
+});
+
+const ignored: { name: string; body: string; plugin: string; reason: RegExp; line?: number }[] = [
+  { name: 'debug', body: 'debug', plugin: 'debug', reason: /panic recovery/ },
+  { name: 'dnstap', body: 'dnstap /var/run/tap.sock full', plugin: 'dnstap', reason: /no dnstap output/ },
+  { name: 'timeouts read', body: 'timeouts {\n  read 10s\n}', plugin: 'timeouts', reason: /read/, line: 3 },
+  { name: 'loadbalance weighted', body: 'loadbalance weighted /etc/weights', plugin: 'loadbalance', reason: /weighted/ },
+  { name: 'rewrite edns0', body: 'rewrite edns0 local set 0xffee abcd', plugin: 'rewrite', reason: /EDNS0/ },
+  { name: 'template with expr', body: 'template IN A {\n  expr incidr(client_ip(), "10.0.0.0/8")\n}', plugin: 'template', reason: /expr/ },
+  { name: 'template with an unsupported action', body: 'template IN A {\n  answer "{{ if .Name }}x{{ end }} 60 IN A 1.1.1.1"\n}', plugin: 'template', reason: /unsupported template action/ },
+  { name: 'template ederror', body: 'template IN A {\n  rcode NXDOMAIN\n  ederror 21 "blocked"\n}', plugin: 'template', reason: /ederror/, line: 4 },
+];
+
+for (const row of ignored) {
+  test(`accepted with a warning: ${row.name}`, () => {
+    const config = load(block(row.body));
+    assert.equal(config.ignored.length, 1);
+    assert.equal(config.ignored[0].plugin, row.plugin);
+    assert.equal(config.ignored[0].at, `Corefile:${row.line ?? 2}`);
+    assert.match(config.ignored[0].reason, row.reason);
+  });
+}
+
+test('metadata is accepted silently; timeouts idle sets the TCP idle timeout', () => {
+  const config = load(block('metadata\ntimeouts {\n  idle 30s\n}'));
+  assert.deepEqual(config.ignored, []);
+  assert.equal(config.tcp.idleTimeoutMs, 30_000);
+});
+
+test('pprof and trace are process-wide; blocks must agree', () => {
+  const config = load(block('pprof 127.0.0.1:6060\ntrace zipkin 127.0.0.1:9411 {\n  every 10\n  service nodelocaldns\n}'));
+  assert.deepEqual(config.pprof, { listen: { host: '127.0.0.1', port: 6060 } });
+  assert.deepEqual(config.trace, { endpoint: 'http://127.0.0.1:9411/api/v2/spans', serviceName: 'nodelocaldns', every: 10 });
+  const r = loadCorefile(block('pprof :6060', 'a.example') + block('pprof :6061', 'b.example'), 'Corefile');
+  assert.equal(r.ok, false);
+});
+
+const errors: { name: string; body: string; line: number; field: RegExp; reason: RegExp }[] = [
+  { name: 'template without TYPE', body: 'template IN', line: 2, field: /^template$/, reason: /CLASS and TYPE/ },
+  { name: 'template with a bad class', body: 'template XX A', line: 2, field: /^template$/, reason: /invalid query class/ },
+  { name: 'template with a bad rcode', body: 'template IN A {\n  rcode NOPE\n}', line: 2, field: /template\[0\]\.rcode/, reason: /must be a response code/ },
+  { name: 'template with a bad regex', body: 'template IN A {\n  match (unclosed\n}', line: 2, field: /template\[0\]\.match\[0\]/, reason: /invalid regular expression/ },
+  { name: 'template with an unknown option', body: 'template IN A {\n  answers "x"\n}', line: 3, field: /template\.answers/, reason: /unknown template option/ },
+  { name: 'hosts twice', body: 'hosts\nhosts', line: 3, field: /^hosts$/, reason: /only once/ },
+  { name: 'hosts ttl 0', body: 'hosts {\n  ttl 0\n}', line: 3, field: /hosts\.ttl/, reason: /1 to 65535/ },
+  { name: 'hosts unknown property after fallthrough', body: 'hosts {\n  fallthrough\n  10.0.0.1 a.example.org\n}', line: 4, field: /hosts\.10\.0\.0\.1/, reason: /unknown property/ },
+  { name: 'rewrite unknown field', body: 'rewrite nmae a b', line: 2, field: /^rewrite$/, reason: /invalid rule type/ },
+  { name: 'rewrite regex with too many groups', body: 'rewrite name regex (a) {1}{2}', line: 2, field: /rewrite\[0\]\.to/, reason: /subexpressions/ },
+  { name: 'rewrite auto with explicit answer name', body: 'rewrite name prefix a b answer auto answer name x y', line: 2, field: /^rewrite$/, reason: /cannot be combined/ },
+  { name: 'rewrite ttl with a bad range', body: 'rewrite ttl a.example.org 60-30', line: 2, field: /rewrite\[0\]\.ttl/, reason: /must be a TTL/ },
+  { name: 'dns64 prefix of a length RFC 6052 does not have', body: 'dns64 64:ff9b::/80', line: 2, field: /dns64\.prefix/, reason: /32, 40, 48, 56, 64, 96/ },
+  { name: 'bufsize out of range', body: 'bufsize 100', line: 2, field: /^bufsize$/, reason: /512 to 4096/ },
+  { name: 'loadbalance unknown policy', body: 'loadbalance random', line: 2, field: /^loadbalance$/, reason: /unknown policy/ },
+  { name: 'timeouts below 1s', body: 'timeouts {\n  idle 10ms\n}', line: 3, field: /timeouts\.idle/, reason: /between 1s and 24h/ },
+  { name: 'a directive node-cache does not have', body: 'kubernetes cluster.local', line: 2, field: /^kubernetes$/, reason: /unsupported directive/ },
+];
+
+for (const row of errors) {
+  test(`error: ${row.name}`, () => {
+    const r = loadCorefile(block(row.body), 'Corefile');
+    assert.equal(r.ok, false);
+    const issue = r.ok ? undefined : r.issues[0];
+    assert.equal(issue?.line, row.line, formatIssue(issue!));
+    assert.match(issue!.field, row.field);
+    assert.match(issue!.reason, row.reason);
+  });
+}
+
+test('YAML: the same plugins, and errors naming file:line field', () => {
+  const ok = loadConfigText(
+    `servers:
+  - zones: [example.org]
+    template:
+      - { type: AAAA, class: ANY }
+    hosts: { entries: ["10.0.0.1 a.example.org"], fallthrough: true }
+    rewrite:
+      - { field: name, match: suffix, from: .a.example.org, to: .b.example.org, answer: { auto: true } }
+    bufsize: 1232
+    loadbalance: round_robin
+    whoami: true
+`,
+    'c.yaml',
+  );
+  assert.ok(ok.ok, ok.ok ? '' : ok.issues.map(formatIssue).join('\n'));
+  const p = ok.config.servers[0].plugins!;
+  assert.equal(p.template[0].qtype, 28);
+  assert.equal(p.hosts?.file, null);
+  assert.equal(p.rewrite[0].field, 'name');
+  const bad = loadConfigText('servers:\n  - zones: [example.org]\n    template:\n      - type: A\n        rcode: NOPE\n', 'c.yaml');
+  assert.equal(bad.ok, false);
+  assert.equal(bad.ok ? '' : formatIssue(bad.issues[0]), 'c.yaml:5 servers[0].template[0].rcode: must be a response code such as NOERROR or NXDOMAIN, got "NOPE"');
+});
