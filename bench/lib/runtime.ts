@@ -5,6 +5,8 @@
 // run on whatever Node started them.
 //   BENCH_NODE=node24 (default) | current (the Node running the bench script) | /path/to/node
 //   or --node=<same> on the command line.
+//   BENCH_DAEMON_ENV="K=V K2=V2": environment on top of the image's, to measure a setting before
+//   adopting it in the Dockerfile (e.g. NODE_OPTIONS="--max-semi-space-size=1 --v8-pool-size=1").
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,6 +38,13 @@ export function imageEnv(dockerfile = readFileSync(path.join(ROOT, 'Dockerfile')
 
 /** The V8 flags of the image (its NODE_OPTIONS). */
 export const IMAGE_NODE_FLAGS: string[] = (imageEnv().NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+
+/** `K=V K2="V 2"` -> { K: 'V', K2: 'V 2' } */
+function parseEnvList(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of (text ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|\S*)/g)) out[m[1]!] = m[3] ?? m[2]!;
+  return out;
+}
 
 function choice(argv: string[], env: NodeJS.ProcessEnv): string {
   const flag = argv.find((a) => a.startsWith('--node='));
@@ -69,6 +78,6 @@ export function benchRuntime(log: (s: string) => void = () => {}, argv = process
     if (!existsSync(node)) throw new Error(`BENCH_NODE=${want}: no such file (node24, current or a path to a node binary)`);
     where = node;
   }
-  const r = { node, version: versionOf(node), env: imageEnv() };
+  const r = { node, version: versionOf(node), env: { ...imageEnv(), ...parseEnvList(env.BENCH_DAEMON_ENV) } };
   return { ...r, label: describeRuntime(r, where) };
 }
