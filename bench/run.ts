@@ -35,7 +35,6 @@ import { runToCompletion, stopAll } from './lib/procs.js';
 import { loadavg, waitQuiet, watchDisturbance } from './lib/quiet.js';
 import { summarizeProfile } from './lib/profile.js';
 import { queryBatch, type Question } from './lib/udp.js';
-import { instancesAnswering } from '../src/node/instance-probe.js';
 import {
   ALL_SERVERS,
   ROOT,
@@ -291,11 +290,6 @@ async function benchServer(id: ServerId, ctx: ServerContext): Promise<ServerResu
     await warm(server);
     await warm(server);
     const rssWarm = treeRssBytes(server.pid) / MiB;
-    if (id === 'nld-2w') {
-      // Worker threads of one process: id.server names each worker that answers.
-      const answering = await instancesAnswering('127.0.0.1', server.port, 32, 1000);
-      if (answering.size < 2) throw new Error(`workers: 2 not in effect (${answering.size} worker(s) answered id.server); skipped`);
-    }
     const s = SETTINGS.seconds;
     const hitFile = writeData(HIT_NAMES.map((q) => `${q.name} A`));
     // -n bounds the count: enough passes for 300k qps over the whole run.

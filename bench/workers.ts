@@ -127,11 +127,11 @@ async function main(): Promise<void> {
       '',
       `workers: 1 vs 2 (${cmd.note}; ${runtime.label}; daemons on core 0, dnsperf on core 1)`,
       '',
-      'workers  RSS idle MiB  RSS end MiB  hit ratio  hit CPU µs/q (median; runs)      QPS at fixed rate',
+      'workers  RSS idle MiB  RSS end MiB  hit ratio  hit CPU µs/q (median; runs)           QPS at fixed rate',
       ...daemons.map(
         (d) =>
-          `${String(d.workers).padStart(7)}  ${d.rssIdleMiB.toFixed(1).padStart(12)}  ${(treeRssBytes(d.proc.pid) / MiB).toFixed(1).padStart(11)}  ${d.hitRatio!.toFixed(4).padStart(9)}  ${median(d.cpuUsPerQuery).toFixed(2).padStart(6)} (${d.cpuUsPerQuery.map((x) => x.toFixed(2)).join(', ')})`.padEnd(78) +
-          `${median(d.qps).toFixed(0)}`,
+          `${String(d.workers).padStart(7)}  ${d.rssIdleMiB.toFixed(1).padStart(12)}  ${(treeRssBytes(d.proc.pid) / MiB).toFixed(1).padStart(11)}  ${d.hitRatio!.toFixed(4).padStart(9)}  ` +
+          `${`${median(d.cpuUsPerQuery).toFixed(2).padStart(6)} (${d.cpuUsPerQuery.map((x) => x.toFixed(2)).join(', ')})`.padEnd(40)} ${median(d.qps).toFixed(0)}`,
       ),
       '',
       ...daemons.slice(1).map(

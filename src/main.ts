@@ -16,6 +16,7 @@ const USAGE = `usage:
   node-local-dns convert-corefile FILE                     print the YAML equivalent of a Corefile
   node-local-dns load --server 127.0.0.1:53 --host NAME    load generator (see: load --help)
   node-local-dns query [@IP] [-p PORT] NAME [TYPE] [CLASS] one lookup, printed like dig (see: query --help)
+  node-local-dns guard [node-cache flags] [-guard-* flags] fall back to kube-dns while the daemon is down (see: guard --help)
 node-cache flags: -localip -conf -basecorefile -kubednscm -upstreamsvc -setupinterface -setupiptables
   -interfacename -syncinterval -health-port -metrics-listen-address -skipteardown -pidfile -dns.port`;
 
@@ -47,7 +48,7 @@ function convertCorefile(file: string | undefined): number {
 
 async function main(argv: string[]): Promise<number | null> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    if (argv[0] !== 'load' && argv[0] !== 'query') {
+    if (argv[0] !== 'load' && argv[0] !== 'query' && argv[0] !== 'guard') {
       console.log(USAGE);
       return 0;
     }
@@ -59,6 +60,8 @@ async function main(argv: string[]): Promise<number | null> {
       return (await import('./tools/index.js')).runLoad(rest);
     case 'query':
       return (await import('./tools/index.js')).runQuery(rest);
+    case 'guard':
+      return (await import('./guard/run.js')).runGuard(rest);
     case 'check-config':
       return checkConfig(rest.find((a) => !a.startsWith('-')));
     case 'convert-corefile':

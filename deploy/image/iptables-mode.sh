@@ -8,13 +8,24 @@
 #    process, so that SIGUSR2 (hand the sockets to a successor process and exit) does not end the
 #    container: signals are forwarded to whichever daemon process is current, and the container
 #    exits when the last one does.
+# 3. Restart supervisor: a daemon that dies unexpectedly (killed by a signal, e.g. SIGKILL or the
+#    kernel's OOM killer, or a non-zero exit) is started again after NLD_RESTART_DELAY_MS (200 ms),
+#    not after kubelet's CrashLoop backoff (10 s, 20 s, ...). Repeated crashes double the delay up
+#    to NLD_RESTART_MAX_DELAY_MS; a daemon that ran NLD_RESTART_STABLE_S seconds resets it. After
+#    NLD_RESTART_LIMIT crashes in a row without a stable run the container exits with the daemon's
+#    status and kubelet takes over. The guard container covers the node's DNS in between.
+#    A clean exit (status 0, e.g. SIGTERM sent to the daemon itself) ends the container.
 #
-# Subcommands (check-config, convert-corefile, load) and -version/-help run node directly.
+# Subcommands (check-config, convert-corefile, load, query) and -version/-help run node directly;
+# `guard` runs node directly after the backend selection (it runs iptables too).
 #
 # Environment:
 #   IPTABLES_MODE=legacy|nft   skip detection and use this backend
+#   NLD_SELECT_IPTABLES=0      leave the iptables alternatives alone (tests, pre-selected images)
 #   NLD_SUPERVISE=0            exec node directly (node becomes the main process; SIGUSR2 then ends
-#                              the container, since the successor is killed with it)
+#                              the container, since the successor is killed with it; no restarts)
+#   NLD_RESTART_DELAY_MS=200 NLD_RESTART_MAX_DELAY_MS=30000 NLD_RESTART_STABLE_S=60
+#   NLD_RESTART_LIMIT=10       restart supervisor (0: never give up)
 #   NLD_BUNDLE, NLD_NODE       bundle and node paths (tests)
 set -u
 
@@ -111,11 +122,14 @@ forward() {
   [ -n "$current" ] && kill -s "$1" "$current" 2>/dev/null
 }
 
-supervise() {
-  for sig in TERM INT QUIT HUP USR1 USR2; do
-    # shellcheck disable=SC2064 # expand $sig now
-    trap "forward $sig" "$sig"
-  done
+# Sleeps MS milliseconds; a trapped signal ends the sleep early (the caller checks $stopping).
+sleep_ms() {
+  sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))" &
+  wait $! 2>/dev/null
+}
+
+# Runs the daemon once, following SIGUSR2 successors; sets $status ($status > 128: killed by a signal).
+run_daemon() {
   "$NODE" "$BUNDLE" "$@" &
   main=$!
   current=$main
@@ -134,20 +148,54 @@ supervise() {
       sleep 1 &
       wait $! 2>/dev/null
     done
-    # Its exit status is not ours to collect: a stop we forwarded counts as a clean exit.
-    if [ "$stopping" = 1 ]; then status=0; else status=1; fi
+    # Its exit status is not ours to collect: a stop we forwarded counts as a clean exit, anything
+    # else as a crash (a successor that is gone without being asked).
+    if [ "$stopping" = 1 ]; then status=0; else status=137; fi
   done
-  exit "$status"
+  current=
+}
+
+supervise() {
+  for sig in TERM INT QUIT HUP USR1 USR2; do
+    # shellcheck disable=SC2064 # expand $sig now
+    trap "forward $sig" "$sig"
+  done
+  delay=${NLD_RESTART_DELAY_MS:-200}
+  max_delay=${NLD_RESTART_MAX_DELAY_MS:-30000}
+  stable=${NLD_RESTART_STABLE_S:-60}
+  limit=${NLD_RESTART_LIMIT:-10}
+  crashes=0
+  while :; do
+    started=$(date +%s)
+    run_daemon "$@"
+    if [ "$stopping" = 1 ] || [ "$status" = 0 ]; then exit "$status"; fi
+    ran=$(($(date +%s) - started))
+    if [ "$ran" -ge "$stable" ]; then
+      delay=${NLD_RESTART_DELAY_MS:-200}
+      crashes=0
+    fi
+    crashes=$((crashes + 1))
+    if [ "$status" -gt 128 ]; then how="was killed by signal $((status - 128))"; else how="exited with status $status"; fi
+    if [ "$limit" -gt 0 ] && [ "$crashes" -gt "$limit" ]; then
+      log "daemon $how after ${ran}s; $limit restarts in a row did not last ${stable}s, exiting (status $status)"
+      exit "$status"
+    fi
+    log "daemon $how after ${ran}s; restarting in ${delay} ms (restart $crashes)"
+    sleep_ms "$delay"
+    [ "$stopping" = 1 ] && exit 0
+    delay=$((delay * 2))
+    [ "$delay" -gt "$max_delay" ] && delay=$max_delay
+  done
 }
 
 case "${1:-}" in
-  check-config | convert-corefile | load | -version | --version | -h | -help | --help)
+  check-config | convert-corefile | load | query | -version | --version | -h | -help | --help)
     exec "$NODE" "$BUNDLE" "$@"
     ;;
 esac
 
-select_iptables_mode
-if [ "${NLD_SUPERVISE:-1}" = 0 ]; then
+[ "${NLD_SELECT_IPTABLES:-1}" = 0 ] || select_iptables_mode
+if [ "${1:-}" = guard ] || [ "${NLD_SUPERVISE:-1}" = 0 ]; then
   exec "$NODE" "$BUNDLE" "$@"
 fi
 supervise "$@"

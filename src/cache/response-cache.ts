@@ -15,14 +15,16 @@ import { CACHE_DENIAL, CACHE_SUCCESS, CacheStats } from './stats.js';
 import { SegmentedLru } from './segmented-lru.js';
 
 /**
- * One cached reply. It is its own ReplyTemplate (wire bytes and TTL offsets inline) so that an
- * entry is one object plus its bytes: at 20k entries every object per entry costs about 1 MiB.
+ * One cached reply. It is its own ReplyTemplate (the packed wire bytes and TTL offsets inline) and
+ * holds only small integers besides, so that an entry is one object plus one string: times are
+ * whole milliseconds on the cache clock (small integers, not boxed doubles, for the first 12 days
+ * of uptime), and the expiry is derived rather than stored.
  */
 export class CacheEntry implements ReplyTemplate {
-  readonly wire: Buffer;
-  readonly ttlOffsets: readonly number[];
+  readonly packed: string;
+  readonly wireLength: number;
   readonly questionEnd: number;
-  readonly expiresAtMs: number;
+  readonly storedAtMs: number;
   /** Prefetch popularity: hits in a row, each within the prefetch duration of the previous one. */
   hits: number;
   lastHitMs: number;
@@ -32,16 +34,20 @@ export class CacheEntry implements ReplyTemplate {
   constructor(
     template: ReplyTemplate,
     readonly store: typeof CACHE_SUCCESS | typeof CACHE_DENIAL,
-    readonly storedAtMs: number,
+    storedAtMs: number,
     readonly ttlSeconds: number, // clamped TTL at store time
     carriedHits: number,
   ) {
-    this.wire = template.wire;
-    this.ttlOffsets = template.ttlOffsets;
+    this.packed = template.packed;
+    this.wireLength = template.wireLength;
     this.questionEnd = template.questionEnd;
-    this.expiresAtMs = storedAtMs + ttlSeconds * 1000;
+    this.storedAtMs = Math.floor(storedAtMs);
     this.hits = carriedHits;
-    this.lastHitMs = storedAtMs;
+    this.lastHitMs = this.storedAtMs;
+  }
+
+  get expiresAtMs(): number {
+    return this.storedAtMs + this.ttlSeconds * 1000;
   }
 
   /** The reply template (the entry itself). */
@@ -179,7 +185,7 @@ export class ResponseCache {
     const entry = lookup.entry;
     const now = this.clock.nowMs();
     entry.hits = now - entry.lastHitMs <= prefetch.durationMs ? entry.hits + 1 : 1;
-    entry.lastHitMs = now;
+    entry.lastHitMs = Math.floor(now);
     if (entry.refreshing || entry.hits < prefetch.amount) return false;
     const threshold = Math.ceil((entry.ttlSeconds * prefetch.percentage) / 100);
     return lookup.ttlSeconds <= threshold;

@@ -270,7 +270,7 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
   return { ok: true, flags: { ...draft, explicit } };
 }
 
-export const SUBCOMMANDS = ['run', 'check-config', 'convert-corefile', 'load', 'query'] as const;
+export const SUBCOMMANDS = ['run', 'check-config', 'convert-corefile', 'load', 'query', 'guard'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /**

@@ -1,7 +1,8 @@
 // The `run` command: resolve the config (YAML, node-cache flags + Corefile template, or the
 // embedded default), start the daemon with its services (node interface and iptables, health and
 // metrics HTTP), reload on file changes and SIGUSR1, and shut down on SIGTERM/SIGINT/SIGQUIT.
-import { writeFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { writeFileWithMode } from '../util/write-file.js';
 import type { CliFlags } from './args.js';
 import { resolveConfig, type ResolvedConfig } from '../config/sources.js';
 import { formatIssue } from '../config/load.js';
@@ -13,9 +14,7 @@ import { DnsStats } from '../metrics/dns-stats.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { HealthState } from '../health/health.js';
 import { SetupErrors } from '../node/setup-errors.js';
-import { NodeSetup, nodeSetupService } from '../node/node-setup.js';
-import { instancesAnswering } from '../node/instance-probe.js';
-import { isOwnInstance } from '../server/chaos.js';
+import { NodeSetup, shutdownAwareNodeService } from '../node/node-setup.js';
 import { HttpService } from './http-service.js';
 import { PprofService } from '../plugins/pprof.js';
 import { installCrashPolicy } from './crash-policy.js';
@@ -23,7 +22,7 @@ import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { WorkerPool } from '../cluster/primary.js';
 import { StatsAggregate } from '../cluster/snapshot.js';
-import { announceFailure, announceReady, isSuccessor, receiveListeners } from '../server/handover.js';
+import { announceFailure, announceReady, isSuccessor, receiveListeners, takeInheritedCacheSnapshot } from '../server/handover.js';
 
 /** Reloads pick up file changes within this period (ConfigMap updates arrive as symlink swaps). */
 const CONFIG_POLL_MS = 2000;
@@ -88,7 +87,9 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   const inherited = successor ? await receiveListeners() : undefined;
   if (successor) logger.info({ listeners: [...(inherited?.keys() ?? [])] }, 'taking over listening sockets from the previous process');
   if (aggregate) daemon = pool = new WorkerPool({ logger, services, stats: aggregate, inherited });
-  else daemon = new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false });
+  // Warm start (single process): the predecessor's cache from the handover, else the snapshot file
+  // NLD_CACHE_SNAPSHOT (written when a daemon shuts down; see deploy/README.md).
+  else daemon = new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false, warmCache: successor ? takeInheritedCacheSnapshot() : null, ...(env.NLD_CACHE_SNAPSHOT ? { cacheSnapshotFile: env.NLD_CACHE_SNAPSHOT } : {}) });
   try {
     await daemon.start(first.config);
     if (successor) announceReady();
@@ -217,40 +218,12 @@ function logResolved(logger: Logger, resolved: ResolvedConfig & { ok: true }, me
   if (resolved.corefile) logger.info({ corefile: resolved.corefile }, 'generated Corefile');
 }
 
-/**
- * Node setup with node-cache's shutdown order (rules and interface removed while the listeners
- * still answer, so the ClusterIP falls back to kube-dns via DNAT at once), except when another
- * instance already answers on our address (a rollout with SO_REUSEPORT, or a handover): then the
- * shared rules and addresses stay.
- */
-function shutdownAwareNodeService(node: NodeSetup, logger: Logger): DaemonService {
-  const base = nodeSetupService(node);
-  let done = false;
-  return {
-    ...base,
-    async beforeClose() {
-      const ip = node.config.localIps[0];
-      const others = ip ? [...(await instancesAnswering(ip, node.config.dnsPort))].filter((id) => !isOwnInstance(id)) : [];
-      done = true;
-      if (others.length > 0) {
-        logger.info({ others }, 'another node-local-dns instance answers on our address; leaving rules and interface in place');
-        await base.detach!();
-      } else {
-        await base.close();
-      }
-    },
-    async close() {
-      if (!done) await base.close();
-    },
-  };
-}
-
 /** Writes the pidfile once serving (CoreDNS writes it after all servers started); removes it on stop. */
 function pidFileService(path: string): DaemonService {
   return {
     name: 'pidfile',
     async afterListen(_config: Config) {
-      writeFileSync(path, `${process.pid}\n`);
+      writeFileWithMode(path, `${process.pid}\n`);
     },
     async close() {
       rmSync(path, { force: true });

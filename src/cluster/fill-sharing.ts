@@ -2,30 +2,32 @@
 // stale refresh) is sent to every other worker, which stores the same wire bytes with the same
 // absolute store time, so a name cached through one worker is a hit through all of them.
 //
-// Why fills broadcast to per-worker caches rather than one table in SharedArrayBuffers: measured
-// on Node 24 with the image's flags (README "Workers"), the hit path stays exactly the
-// single-worker path (a local lru-cache lookup; no hashing into shared memory, no seqlock retry,
-// no copy out of the shared table before rendering), and the cost of a second copy of every
-// answer is its bytes plus the entry's small fixed overhead in the other isolate's heap. A shared
-// table would also need its own index, eviction and prefetch bookkeeping beside lru-cache (the
-// owner's choice for the index), i.e. a second cache with its own semantics to keep in step.
+// Why fills broadcast to per-worker caches rather than one table in SharedArrayBuffers, measured
+// on Node 24 with the image's flags (README "Workers"): the second copy of both full cluster.local
+// caches (20k answers) costs about 10 MiB, which is all a shared table could save (a fixed-slot
+// table for the same capacity, 2 x 9984 slots of 512 bytes, is 10 MiB even when empty), and `workers: 2` stays
+// at about 1.25x the RSS of `workers: 1`. A hit stays the single-worker path (a local lru-cache
+// lookup; no hashing into shared memory, no seqlock retry, no copy out of the shared table before
+// rendering), and the hit ratio on the same traffic is the same. A shared table would also need
+// its own index, eviction and prefetch bookkeeping beside the cache's, a second cache to keep in
+// step with the first.
 //
 // Fills of one event-loop turn go out as one message per peer: keys, a Float64Array of numbers
-// and one Uint8Array of wire bytes (transferred, not copied, to the last peer).
+// (transferred, not copied, to the last peer) and each reply's packed template string.
 import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import type { CacheEntry, ResponseCache } from '../cache/response-cache.js';
 
-/** Numbers per fill before its TTL offsets: label, store, ttlSeconds, storedAt, hits, questionEnd, wire length, offset count. */
-const FIXED = 8;
+/** Numbers per fill: label, store, ttlSeconds, storedAt, hits, questionEnd, wire length. */
+const FIXED = 7;
 
 export interface FillBatch {
   readonly labels: string[];
   readonly keys: string[];
-  /** Per fill: FIXED numbers, then its TTL offsets. storedAt is epoch milliseconds. */
+  /** Per fill: FIXED numbers. storedAt is epoch milliseconds. */
   readonly meta: Float64Array;
-  /** Every fill's wire bytes, back to back. */
-  readonly wire: Uint8Array;
+  /** Per fill: the packed template (wire bytes and TTL offsets, see dns/reply.ts ReplyTemplate). */
+  readonly packed: string[];
 }
 
 /** Names a cache the same way in every worker: its listeners and zones. */
@@ -88,36 +90,27 @@ export class FillSharing {
     if (fills.length === 0 || ports.length === 0) return;
     const labels: string[] = [];
     const labelIndex = new Map<ResponseCache, number>();
-    let metaLength = 0;
-    let wireLength = 0;
     for (const f of fills) {
       if (!labelIndex.has(f.cache)) labelIndex.set(f.cache, labels.push(cacheLabel(f.cache)) - 1);
-      metaLength += FIXED + f.entry.ttlOffsets.length;
-      wireLength += f.entry.wire.length;
     }
-    const meta = new Float64Array(metaLength);
-    const wire = new Uint8Array(wireLength);
+    const meta = new Float64Array(FIXED * fills.length);
     const keys: string[] = new Array(fills.length);
-    let m = 0;
-    let w = 0;
+    const packed: string[] = new Array(fills.length);
     fills.forEach((f, i) => {
       const e = f.entry;
+      const m = FIXED * i;
       keys[i] = f.key;
+      packed[i] = e.packed;
       meta[m] = labelIndex.get(f.cache)!;
       meta[m + 1] = e.store;
       meta[m + 2] = e.ttlSeconds;
       meta[m + 3] = performance.timeOrigin + e.storedAtMs; // the cache clock is performance.now()
       meta[m + 4] = e.hits;
       meta[m + 5] = e.questionEnd;
-      meta[m + 6] = e.wire.length;
-      meta[m + 7] = e.ttlOffsets.length;
-      for (let j = 0; j < e.ttlOffsets.length; j++) meta[m + FIXED + j] = e.ttlOffsets[j];
-      m += FIXED + e.ttlOffsets.length;
-      wire.set(e.wire, w);
-      w += e.wire.length;
+      meta[m + 6] = e.wireLength;
     });
-    const batch: FillBatch = { labels, keys, meta, wire };
-    ports.forEach((port, i) => port.postMessage(batch, i === ports.length - 1 ? [meta.buffer, wire.buffer] : []));
+    const batch: FillBatch = { labels, keys, meta, packed };
+    ports.forEach((port, i) => port.postMessage(batch, i === ports.length - 1 ? [meta.buffer] : []));
     this.sent += fills.length;
   }
 
@@ -125,21 +118,16 @@ export class FillSharing {
   private apply(batch: FillBatch): void {
     const byLabel = new Map<string, ResponseCache>();
     for (const cache of this.caches()) byLabel.set(cacheLabel(cache), cache);
-    const { meta, wire } = batch;
-    let m = 0;
-    let w = 0;
-    for (const key of batch.keys) {
+    const { meta } = batch;
+    for (let i = 0; i < batch.keys.length; i++) {
+      const key = batch.keys[i];
+      const m = FIXED * i;
       const cache = byLabel.get(batch.labels[meta[m]]);
       const store = meta[m + 1] as 0 | 1;
       const ttlSeconds = meta[m + 2];
       const storedAtMs = meta[m + 3] - performance.timeOrigin;
       const hits = meta[m + 4];
-      const questionEnd = meta[m + 5];
-      const length = meta[m + 6];
-      const offsets = Array.from(meta.subarray(m + FIXED, m + FIXED + meta[m + 7]));
-      m += FIXED + meta[m + 7];
-      const bytes = wire.subarray(w, w + length);
-      w += length;
+      const template = { packed: batch.packed[i], wireLength: meta[m + 6], questionEnd: meta[m + 5] };
       if (!cache) {
         this.unmatched++;
         continue;
@@ -147,8 +135,7 @@ export class FillSharing {
       // Both workers may have missed the same name at once: keep whichever reply is newer.
       const existing = cache.peek(key);
       if (existing && existing.storedAtMs >= storedAtMs) continue;
-      // Buffer.from copies, as toTemplate() does for a local fill.
-      cache.adopt(key, { wire: Buffer.from(bytes), ttlOffsets: offsets, questionEnd }, store, ttlSeconds, existing?.hits ?? hits, storedAtMs);
+      cache.adopt(key, template, store, ttlSeconds, existing?.hits ?? hits, storedAtMs);
     }
   }
 }

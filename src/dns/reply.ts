@@ -101,14 +101,45 @@ export function replyMatchesQuestion(reply: Uint8Array, sent: Uint8Array, sentQu
 
 /**
  * A reply template: wire bytes without OPT, ready to be patched for any client asking the same
- * question. Every record has its TTL offset in `ttlOffsets`, in wire order, and the section
- * counts in the header match them: renderReply finds record boundaries from these offsets alone.
+ * question. Every record has its TTL offset, in wire order, and the section counts in the header
+ * match them: renderReply finds record boundaries from these offsets alone.
+ *
+ * Packed into one latin1 string, the wire bytes followed by each TTL offset as two chars (big
+ * endian): a string is a single heap object with its bytes inline, where a Buffer is a view object
+ * plus a slice of a shared 8 KiB pool slab that any live slice keeps alive. A cached answer then
+ * costs its bytes plus a few dozen bytes (see README "Memory sizing").
  */
 export interface ReplyTemplate {
-  readonly wire: Buffer;
-  readonly ttlOffsets: readonly number[];
+  readonly packed: string;
+  readonly wireLength: number;
   readonly questionEnd: number;
 }
+
+/** Packs `wire[0, wireLength)` and its TTL offsets (the first `records` of them) into a template. */
+export function packTemplate(wire: Uint8Array, wireLength: number, ttlOffsets: readonly number[], questionEnd: number, records = ttlOffsets.length): ReplyTemplate {
+  return { packed: packBytes(wire, wireLength, ttlOffsets, records).toString('latin1'), wireLength, questionEnd };
+}
+
+function packBytes(wire: Uint8Array, wireLength: number, ttlOffsets: readonly number[], records: number): Buffer {
+  const bytes = Buffer.allocUnsafe(wireLength + 2 * records);
+  bytes.set(wire.subarray(0, wireLength), 0);
+  for (let i = 0; i < records; i++) bytes.writeUInt16BE(ttlOffsets[i], wireLength + 2 * i);
+  return bytes;
+}
+
+/** The template's wire bytes as a new Buffer (for paths off the hot path: snapshots, sharing). */
+export function templateWire(tpl: ReplyTemplate): Buffer {
+  return Buffer.from(tpl.packed.slice(0, tpl.wireLength), 'latin1');
+}
+
+/** The template's TTL offsets, in wire order. */
+export function templateTtlOffsets(tpl: ReplyTemplate): number[] {
+  const out: number[] = [];
+  for (let at = tpl.wireLength; at + 1 < tpl.packed.length; at += 2) out.push(packedU16(tpl.packed, at));
+  return out;
+}
+
+const packedU16 = (packed: string, at: number): number => (packed.charCodeAt(at) << 8) | packed.charCodeAt(at + 1);
 
 /**
  * The upstream reply without its OPT (ours is rebuilt per client, as CoreDNS does) and without
@@ -117,16 +148,13 @@ export interface ReplyTemplate {
  * pointer can end up pointing at moved bytes).
  */
 export function toTemplate(reply: Buffer, analysis: ReplyAnalysis, questionEnd: number): ReplyTemplate {
-  if (analysis.optStart < 0) {
-    const wire = Buffer.from(reply.subarray(0, analysis.recordsEnd));
-    return { wire, ttlOffsets: analysis.ttlOffsets, questionEnd };
-  }
   const offsets = analysis.ttlOffsets;
+  if (analysis.optStart < 0) return packTemplate(reply, analysis.recordsEnd, offsets, questionEnd);
   let kept = 0;
   while (kept < offsets.length && offsets[kept] < analysis.optStart) kept++;
-  const wire = Buffer.from(reply.subarray(0, analysis.optStart));
-  setSectionCounts(wire, readU16(wire, 6), readU16(wire, 8), kept);
-  return { wire, ttlOffsets: kept === offsets.length ? offsets : offsets.slice(0, kept), questionEnd };
+  const bytes = packBytes(reply, analysis.optStart, offsets, kept);
+  setSectionCounts(bytes, readU16(bytes, 6), readU16(bytes, 8), kept); // without the OPT
+  return { packed: bytes.toString('latin1'), wireLength: analysis.optStart, questionEnd };
 }
 
 /** Sets ANCOUNT/NSCOUNT/ARCOUNT for the first `records` records, in section order. */
@@ -178,26 +206,27 @@ export interface RenderOptions {
  */
 export function renderReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: ParsedQuery, opts: RenderOptions): Buffer {
   const optSize = query.hasEdns ? OPT_RR_SIZE : 0;
-  const wire = tpl.wire;
-  const offsets = tpl.ttlOffsets;
-  let end = wire.length;
-  let records = offsets.length; // records copied
+  const packed = tpl.packed;
+  const wireLength = tpl.wireLength;
+  const records = (packed.length - wireLength) >> 1; // one TTL offset per record
+  let end = wireLength;
+  let copied = records;
   const truncated = end + optSize > opts.limit;
   if (truncated) {
     // Record boundaries from the TTL offsets: a record ends 6 bytes (TTL, RDLENGTH) plus its RDLENGTH after its TTL.
     const budget = opts.limit - optSize;
     end = tpl.questionEnd;
-    records = 0;
-    while (records < offsets.length) {
-      const o = offsets[records];
-      const next = o + 6 + readU16(wire, o + 4);
-      if (next > budget) break;
-      end = next;
-      records++;
+    copied = 0;
+    while (copied < records) {
+      const o = packedU16(packed, wireLength + 2 * copied);
+      const recordEnd = o + 6 + packedU16(packed, o + 4);
+      if (recordEnd > budget) break;
+      end = recordEnd;
+      copied++;
     }
   }
   const out = Buffer.allocUnsafe(end + optSize);
-  wire.copy(out, 0, 0, end);
+  out.write(packed, 0, end, 'latin1');
   out[0] = clientMsg[0];
   out[1] = clientMsg[1];
   // The client's question bytes (its 0x20 case) replace the stored ones; same length by key equality.
@@ -209,15 +238,15 @@ export function renderReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: Pa
   out[3] = f3;
   if (opts.ttl >= 0) {
     const t = opts.ttl >>> 0;
-    for (let i = 0; i < records; i++) {
-      const o = offsets[i];
+    for (let i = 0; i < copied; i++) {
+      const o = packedU16(packed, wireLength + 2 * i);
       out[o] = t >>> 24;
       out[o + 1] = (t >>> 16) & 0xff;
       out[o + 2] = (t >>> 8) & 0xff;
       out[o + 3] = t & 0xff;
     }
   }
-  if (truncated) setSectionCounts(out, readU16(wire, 6), readU16(wire, 8), records);
+  if (truncated) setSectionCounts(out, packedU16(packed, 6), packedU16(packed, 8), copied);
   if (optSize > 0) writeClientOpt(out, end, query);
   return out;
 }

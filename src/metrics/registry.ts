@@ -330,10 +330,68 @@ function addInto(map: Map<string, Float64Array>, key: string, values: Float64Arr
 }
 
 // ---------------------------------------------------------------------------------------------
+// Counters of a stats object, declared once by name and flattened for ReloadCarry
+
+interface Field<S> {
+  readonly width: number;
+  read(source: S): ArrayLike<number>;
+}
+
+/** Named fields of a stats class laid end to end in one Float64Array; families read them by name. */
+class Layout<S, K extends string> {
+  private readonly offsets = {} as Record<K, number>;
+  private readonly width: number;
+
+  constructor(private readonly fields: Readonly<Record<K, Field<S>>>) {
+    let at = 0;
+    for (const name of Object.keys(fields) as K[]) {
+      this.offsets[name] = at;
+      at += fields[name].width;
+    }
+    this.width = at;
+  }
+
+  read(source: S): Float64Array {
+    const out = new Float64Array(this.width);
+    for (const name of Object.keys(this.fields) as K[]) out.set(this.fields[name].read(source), this.offsets[name]);
+    return out;
+  }
+
+  /** The numbers of one field inside flattened values. */
+  get(values: Float64Array, name: K): Float64Array {
+    return values.subarray(this.offsets[name], this.offsets[name] + this.fields[name].width);
+  }
+}
+
+const one = (n: number): number[] => [n];
+
+// ---------------------------------------------------------------------------------------------
 // coredns_cache_*
 
-// Flattened CacheStats counters.
-const C_REQUESTS = 0, C_HITS = 1, C_MISSES = 3, C_DROPS = 4, C_STALE = 5, C_PREFETCH = 6, C_EVICTIONS = 7, C_WIDTH = 9;
+const cacheFields = new Layout<CacheStats, 'requests' | 'hits' | 'misses' | 'drops' | 'servedStale' | 'prefetches' | 'evictions'>({
+  requests: { width: 1, read: (c) => one(c.requests) },
+  hits: { width: 2, read: (c) => c.hits }, // by CACHE_TYPE_LABELS
+  misses: { width: 1, read: (c) => one(c.misses) },
+  drops: { width: 1, read: (c) => one(c.drops) },
+  servedStale: { width: 1, read: (c) => one(c.servedStale) },
+  prefetches: { width: 1, read: (c) => one(c.prefetches) },
+  evictions: { width: 2, read: (c) => c.evictions },
+});
+type CacheField = Parameters<typeof cacheFields.get>[1];
+
+/** One declaration per coredns_cache_* counter. */
+const CACHE_COUNTERS: ReadonlyArray<{ name: string; help: string; field: CacheField; byType?: true; withZeros?: true }> = [
+  { name: 'coredns_cache_requests_total', help: 'The count of cache requests.', field: 'requests' },
+  { name: 'coredns_cache_hits_total', help: 'The count of cache hits.', field: 'hits', byType: true },
+  { name: 'coredns_cache_misses_total', help: 'The count of cache misses. Deprecated, derive misses from cache hits/requests counters.', field: 'misses' },
+  // A reply whose question does not match ours is never accepted (forward/ waits for the right
+  // one), so nothing reaches the cache to be dropped: written at 0 with each cache so that the
+  // panels and alerts on it read 0 rather than "no data".
+  { name: 'coredns_cache_drops_total', help: 'The number responses that are not cached, because the reply is malformed.', field: 'drops', withZeros: true },
+  { name: 'coredns_cache_served_stale_total', help: 'The number of requests served from stale cache entries.', field: 'servedStale' },
+  { name: 'coredns_cache_prefetch_total', help: 'The number of times the cache has prefetched a cached item.', field: 'prefetches' },
+  { name: 'coredns_cache_evictions_total', help: 'The count of cache evictions.', field: 'evictions', byType: true },
+];
 
 /**
  * Counters are published under the block's first server label only. CoreDNS counts each request
@@ -344,45 +402,28 @@ const C_REQUESTS = 0, C_HITS = 1, C_MISSES = 3, C_DROPS = 4, C_STALE = 5, C_PREF
  */
 const cacheSpec: CarrySpec<CacheStats> = {
   labels: (c) => ({ server: c.servers[0] ?? '', zones: c.zones }),
-  read: (c) => Float64Array.of(c.requests, c.hits[0], c.hits[1], c.misses, c.drops, c.servedStale, c.prefetches, c.evictions[0], c.evictions[1]),
+  read: (c) => cacheFields.read(c),
 };
 
 function cacheFamilies(s: MetricsSources): ScrapeFamily[] {
   const carry = new ReloadCarry(cacheSpec);
-  const counter = (name: string, help: string, slot: number, withZeros = false) =>
-    family(name, help, 'counter', () => cacheCounter(carry.totals(s.caches()), slot, withZeros));
-  const byType = (name: string, help: string, slot: number) =>
-    family(name, help, 'counter', () => cacheTypeCounter(carry.totals(s.caches()), slot));
   const entries = new CacheEntries();
   return [
     family('coredns_cache_entries', 'The number of elements in the cache.', 'gauge', () => entries.samples(s.caches())),
-    counter('coredns_cache_requests_total', 'The count of cache requests.', C_REQUESTS),
-    byType('coredns_cache_hits_total', 'The count of cache hits.', C_HITS),
-    counter('coredns_cache_misses_total', 'The count of cache misses. Deprecated, derive misses from cache hits/requests counters.', C_MISSES),
-    // A reply whose question does not match ours is never accepted (forward/ waits for the right
-    // one), so nothing reaches the cache to be dropped: written at 0 with each cache so that the
-    // panels and alerts on it read 0 rather than "no data".
-    counter('coredns_cache_drops_total', 'The number responses that are not cached, because the reply is malformed.', C_DROPS, true),
-    counter('coredns_cache_served_stale_total', 'The number of requests served from stale cache entries.', C_STALE),
-    counter('coredns_cache_prefetch_total', 'The number of times the cache has prefetched a cached item.', C_PREFETCH),
-    byType('coredns_cache_evictions_total', 'The count of cache evictions.', C_EVICTIONS),
+    ...CACHE_COUNTERS.map((c) => family(c.name, c.help, 'counter', () => cacheSamples(carry.totals(s.caches()), c.field, c.byType === true, c.withZeros === true))),
   ];
 }
 
 type Totals = Array<{ labels: Labels; values: Float64Array }>;
 
-function cacheCounter(totals: Totals, slot: number, withZeros: boolean): Sample[] {
-  return totals
-    .filter((t) => withZeros || t.values[slot] > 0)
-    .map((t) => ({ labels: { server: t.labels.server, view: '', zones: t.labels.zones }, value: t.values[slot] }));
-}
-
-function cacheTypeCounter(totals: Totals, slot: number): Sample[] {
+function cacheSamples(totals: Totals, field: CacheField, byType: boolean, withZeros: boolean): Sample[] {
   const out: Sample[] = [];
   for (const t of totals) {
-    CACHE_TYPE_LABELS.forEach((type, i) => {
-      const value = t.values[slot + i];
-      if (value > 0) out.push({ labels: { server: t.labels.server, type, view: '', zones: t.labels.zones }, value });
+    const values = cacheFields.get(t.values, field);
+    values.forEach((value, i) => {
+      if (value === 0 && !withZeros) return;
+      const labels: Labels = byType ? { server: t.labels.server, type: CACHE_TYPE_LABELS[i], view: '', zones: t.labels.zones } : { server: t.labels.server, view: '', zones: t.labels.zones };
+      out.push({ labels, value });
     });
   }
   return out;
@@ -472,52 +513,65 @@ function nodeLocalFamilies(dns: DnsStats): ScrapeFamily[] {
 // ---------------------------------------------------------------------------------------------
 // coredns_proxy_* (per upstream), coredns_forward_* (process-wide) and the pre-1.11 per-upstream coredns_forward_*
 
-// Flattened UpstreamStats: conn hits, conn misses, health failures, then per rcode the bucket counts (+Inf included) and the sum.
-const U_CONN_HITS = 0, U_CONN_MISSES = 1, U_HC_FAILURES = 2, U_HIST = 3;
+// Per rcode: the bucket counts (+Inf included), then the sum.
 const HIST_WIDTH = DURATION_BUCKETS.length + 2;
+
+const upstreamFields = new Layout<UpstreamStats, 'connHits' | 'connMisses' | 'healthcheckFailures' | 'durations'>({
+  connHits: { width: 1, read: (u) => one(u.connCacheHits) },
+  connMisses: { width: 1, read: (u) => one(u.connCacheMisses) },
+  healthcheckFailures: { width: 1, read: (u) => one(u.healthcheckFailures) },
+  durations: {
+    width: RCODE_SLOTS * HIST_WIDTH,
+    read: (u) => {
+      const v = new Float64Array(RCODE_SLOTS * HIST_WIDTH);
+      u.durationByRcode.forEach((h, rcode) => {
+        v.set(h.counts, rcode * HIST_WIDTH);
+        v[rcode * HIST_WIDTH + HIST_WIDTH - 1] = h.sum;
+      });
+      return v;
+    },
+  },
+});
 
 const upstreamSpec: CarrySpec<UpstreamStats> = {
   labels: (u) => ({ to: u.to }),
-  read: (u) => {
-    const v = new Float64Array(U_HIST + RCODE_SLOTS * HIST_WIDTH);
-    v[U_CONN_HITS] = u.connCacheHits;
-    v[U_CONN_MISSES] = u.connCacheMisses;
-    v[U_HC_FAILURES] = u.healthcheckFailures;
-    u.durationByRcode.forEach((h, rcode) => {
-      const at = U_HIST + rcode * HIST_WIDTH;
-      v.set(h.counts, at);
-      v[at + HIST_WIDTH - 1] = h.sum;
-    });
-    return v;
-  },
+  read: (u) => upstreamFields.read(u),
 };
 
+const forwarderFields = new Layout<ForwardStats, 'maxConcurrentRejects' | 'healthcheckBroken'>({
+  maxConcurrentRejects: { width: 1, read: (f) => one(f.maxConcurrentRejects) },
+  healthcheckBroken: { width: 1, read: (f) => one(f.healthcheckBroken) },
+});
+
 const forwarderSpec: CarrySpec<ForwardStats> = {
-  labels: () => ({}),
-  read: (f) => Float64Array.of(f.maxConcurrentRejects, f.healthcheckBroken),
+  labels: () => ({}), // process-wide, as CoreDNS's
+  read: (f) => forwarderFields.read(f),
 };
 
 function forwardFamilies(s: MetricsSources): ScrapeFamily[] {
   const upstreams = new ReloadCarry(upstreamSpec);
   const forwarders = new ReloadCarry(forwarderSpec);
   const perUpstream = (): Totals => upstreams.totals(allUpstreams(s.forwarders()));
-  const global = (slot: number) => (): Sample[] => single(forwarders.totals(s.forwarders())[0]?.values[slot] ?? 0);
+  const global = (field: 'maxConcurrentRejects' | 'healthcheckBroken') => (): Sample[] => {
+    const total = forwarders.totals(s.forwarders())[0];
+    return single(total ? forwarderFields.get(total.values, field)[0] : 0);
+  };
   const proxy = { proxy_name: 'forward' };
   return [
     family('coredns_proxy_request_duration_seconds', 'Histogram of the time each request took.', 'histogram', () =>
       durationSamples(perUpstream(), 'coredns_proxy_request_duration_seconds', proxy),
     ),
     family('coredns_proxy_healthcheck_failures_total', 'Counter of the number of failed healthchecks.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_HC_FAILURES, proxy),
+      upstreamCounter(perUpstream(), 'healthcheckFailures', proxy),
     ),
     family('coredns_proxy_conn_cache_hits_total', 'Counter of connection cache hits per upstream and protocol.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_CONN_HITS, { proto: 'tcp', ...proxy }),
+      upstreamCounter(perUpstream(), 'connHits', { proto: 'tcp', ...proxy }),
     ),
     family('coredns_proxy_conn_cache_misses_total', 'Counter of connection cache misses per upstream and protocol.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_CONN_MISSES, { proto: 'tcp', ...proxy }),
+      upstreamCounter(perUpstream(), 'connMisses', { proto: 'tcp', ...proxy }),
     ),
-    family('coredns_forward_healthcheck_broken_total', 'Counter of the number of complete failures of the healthchecks.', 'counter', global(1)),
-    family('coredns_forward_max_concurrent_rejects_total', 'Counter of the number of queries rejected because the concurrent queries were at maximum.', 'counter', global(0)),
+    family('coredns_forward_healthcheck_broken_total', 'Counter of the number of complete failures of the healthchecks.', 'counter', global('healthcheckBroken')),
+    family('coredns_forward_max_concurrent_rejects_total', 'Counter of the number of queries rejected because the concurrent queries were at maximum.', 'counter', global('maxConcurrentRejects')),
     ...legacyForwardFamilies(perUpstream),
   ];
 }
@@ -549,13 +603,13 @@ function legacyForwardFamilies(perUpstream: () => Totals): ScrapeFamily[] {
       durationSamples(perUpstream(), 'coredns_forward_request_duration_seconds', {}),
     ),
     family('coredns_forward_healthcheck_failures_total', 'Counter of the number of failed healthchecks.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_HC_FAILURES, {}),
+      upstreamCounter(perUpstream(), 'healthcheckFailures', {}),
     ),
     family('coredns_forward_conn_cache_hits_total', 'Counter of connection cache hits per upstream and protocol.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_CONN_HITS, { proto: 'tcp' }),
+      upstreamCounter(perUpstream(), 'connHits', { proto: 'tcp' }),
     ),
     family('coredns_forward_conn_cache_misses_total', 'Counter of connection cache misses per upstream and protocol.', 'counter', () =>
-      upstreamCounter(perUpstream(), U_CONN_MISSES, { proto: 'tcp' }),
+      upstreamCounter(perUpstream(), 'connMisses', { proto: 'tcp' }),
     ),
   ];
 }
@@ -566,28 +620,31 @@ function* allUpstreams(forwarders: Iterable<ForwardStats>): Iterable<UpstreamSta
 
 /** Replies received from one upstream, of one rcode or all. */
 function repliesOf(t: Totals[number], rcode?: number): number {
+  const durations = upstreamFields.get(t.values, 'durations');
   let n = 0;
   for (let r = rcode ?? 0; r <= (rcode ?? RCODE_SLOTS - 1); r++) {
-    const at = U_HIST + r * HIST_WIDTH;
-    for (let i = at; i < at + HIST_WIDTH - 1; i++) n += t.values[i];
+    for (let i = r * HIST_WIDTH; i < (r + 1) * HIST_WIDTH - 1; i++) n += durations[i];
   }
   return n;
 }
 
 /** Connection-cache counters carry proto="tcp": only the pooled TCP transport dials and reuses connections. */
-function upstreamCounter(totals: Totals, slot: number, extra: Labels): Sample[] {
-  return totals.filter((t) => t.values[slot] > 0).map((t): Sample => ({ labels: { ...extra, to: t.labels.to }, value: t.values[slot] }));
+function upstreamCounter(totals: Totals, field: 'connHits' | 'connMisses' | 'healthcheckFailures', extra: Labels): Sample[] {
+  return totals
+    .map((t): Sample => ({ labels: { ...extra, to: t.labels.to }, value: upstreamFields.get(t.values, field)[0] }))
+    .filter((sample) => sample.value > 0);
 }
 
 function durationSamples(totals: Totals, name: string, extra: Labels): Sample[] {
   const out: Sample[] = [];
   for (const t of totals) {
+    const durations = upstreamFields.get(t.values, 'durations');
     for (let rcode = 0; rcode < RCODE_SLOTS; rcode++) {
-      const at = U_HIST + rcode * HIST_WIDTH;
-      const counts = t.values.subarray(at, at + HIST_WIDTH - 1);
+      const at = rcode * HIST_WIDTH;
+      const counts = durations.subarray(at, at + HIST_WIDTH - 1);
       if (!counts.some((c) => c > 0)) continue;
       const labels = { ...extra, rcode: RCODE_LABELS[rcode], to: t.labels.to };
-      pushHistogram(out, name, labels, DURATION_BUCKETS, counts, t.values[at + HIST_WIDTH - 1]);
+      pushHistogram(out, name, labels, DURATION_BUCKETS, counts, durations[at + HIST_WIDTH - 1]);
     }
   }
   return out;

@@ -18,7 +18,7 @@ export const IPTABLES_WAIT_ARGS: readonly string[] = ['-w', '5'];
 const MAX_DELETES_PER_RULE = 100;
 
 export type IpFamily = 4 | 6;
-export type IptablesTable = 'raw' | 'filter';
+export type IptablesTable = 'raw' | 'filter' | 'nat'; // nat: the guard's relay redirect (guard/node-fallback.ts)
 export type IptablesChain = 'PREROUTING' | 'INPUT' | 'OUTPUT';
 
 export interface IptablesRule {
@@ -168,6 +168,25 @@ async function removeRule(rule: IptablesRule, opts: IptablesOptions): Promise<{ 
     removed++;
   }
   return { removed, error: null };
+}
+
+/**
+ * One `-D` per rule, no checks: the fast path for a takeover, where every command counts. A rule
+ * that is not there (exit 1) is no error. Follow with removeRules() to clear duplicates.
+ */
+export async function deleteRulesOnce(rules: readonly IptablesRule[], opts: IptablesOptions = {}): Promise<RemoveRulesResult> {
+  let removed = 0;
+  const errors: string[] = [];
+  for (const rule of rules) {
+    const r = await run(rule, '-D', opts);
+    if (r.ok) removed++;
+    else if (r.code !== 1) {
+      errors.push(r.error);
+      opts.logger?.error(`Failed deleting iptables rule ${formatRule(rule)}, error - ${r.error}`);
+      countIptablesError(r.error, opts.setupErrors);
+    }
+  }
+  return { ok: errors.length === 0, removed, errors };
 }
 
 /** Removes every rule including duplicates. Errors are logged, counted and returned; never throws. */

@@ -18,6 +18,8 @@ import type { SetupErrors } from './setup-errors.js';
 import type { Exec } from './exec.js';
 import { ensureInterface, removeInterface, removeAddresses, type EnsureInterfaceResult, type InterfaceFallback, type InterfaceOptions } from './interface.js';
 import { buildRules, ensureRules, removeRules, ruleKey, type EnsureRulesResult, type IptablesOptions, type IptablesRule } from './iptables.js';
+import { findOtherInstance, type OtherInstanceCheck } from './instance-probe.js';
+import { markInstanceStopping } from '../server/chaos.js';
 
 export interface NodeSetupDeps {
   readonly logger: Logger;
@@ -271,6 +273,44 @@ export function nodeSetupService(node: NodeSetup): DaemonService {
     },
     async detach(): Promise<void> {
       node.close(); // a successor serves on the same IPs: leave rules and addresses in place
+    },
+  };
+}
+
+/** Asks host:port whether an instance other than this one serves there (instance-probe.ts). */
+export type OtherInstanceFinder = (host: string, port: number) => Promise<OtherInstanceCheck>;
+
+/**
+ * Node setup with node-cache's shutdown order (rules and interface removed while the listeners
+ * still answer, so the ClusterIP falls back to kube-dns via DNAT at once), except when another
+ * instance already serves our address (a rollout with SO_REUSEPORT): then the shared rules and
+ * addresses stay. The check accepts only replies in our own format and ignores this instance's
+ * own answers and those of instances that are stopping too (instance-probe.ts).
+ */
+export function shutdownAwareNodeService(node: NodeSetup, logger: Logger, findOther: OtherInstanceFinder = (host, port) => findOtherInstance(host, port)): DaemonService {
+  const base = nodeSetupService(node);
+  let done = false;
+  return {
+    ...base,
+    lameduck() {
+      markInstanceStopping(); // from now on our instance-check answers say we are no successor
+    },
+    async beforeClose() {
+      done = true;
+      const ip = node.config.localIps[0];
+      const check = ip ? await findOther(ip, node.config.dnsPort) : null;
+      const seen = check && { rounds: check.rounds, self: check.self, stopping: check.stopping, rejected: check.rejected, unanswered: check.unanswered };
+      if (check?.rejected) logger.warn({ address: `${ip}:${node.config.dnsPort}`, ...seen }, 'replies not from node-local-dns ignored by the instance check');
+      if (check?.other) {
+        logger.info({ other: check.other, ...seen }, 'another node-local-dns instance answers on our address; leaving rules and interface in place');
+        await base.detach!();
+      } else {
+        if (check) logger.info(seen, 'no other node-local-dns instance answers on our address');
+        await base.close();
+      }
+    },
+    async close() {
+      if (!done) await base.close();
     },
   };
 }

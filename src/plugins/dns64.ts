@@ -6,7 +6,7 @@
 // goes through the whole block again (rewrite, cache, template, hosts, forward), as CoreDNS's
 // upstream lookup does. The synthesized reply keeps RA set (CoreDNS clears it; glibc reads an
 // empty reply without AA and RA as a lame referral).
-import { z } from 'zod';
+import type { RawDns64 } from '../config/plugin-schemas.js';
 import { isIP } from 'node:net';
 import type { Dns64Config } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
@@ -35,14 +35,10 @@ export function parseDns64Directive(d: Directive, b: BlockBuilder): void {
   b.set('dns64', raw, d.line);
 }
 
-export const dns64Schema = z.strictObject({
-  prefix: z.string().default(DEFAULT_DNS64_PREFIX),
-  translateAll: z.boolean().default(false),
-  allowIPv4: z.boolean().default(false),
-});
+// (the YAML schema is config/plugin-schemas.ts: zod stays out of what DNS worker threads load)
 
 /** Checks the prefix (an IPv6 CIDR of an RFC 6052 length); returns the config or an error. */
-export function validateDns64(raw: z.output<typeof dns64Schema>): { config: Dns64Config } | { field: string; error: string } {
+export function validateDns64(raw: RawDns64): { config: Dns64Config } | { field: string; error: string } {
   const [address, bitsText] = raw.prefix.split('/');
   const bits = Number(bitsText);
   if (isIP(address) !== 6 || !/^\d+$/.test(bitsText ?? '')) return { field: 'prefix', error: `must be an IPv6 prefix such as 64:ff9b::/96, got ${JSON.stringify(raw.prefix)}` };

@@ -6,7 +6,6 @@
 // type is an authoritative NODATA; an unknown name is SERVFAIL unless `fallthrough` covers it.
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { z } from 'zod';
 import type { HostsConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { RCODE, TYPE } from '../dns/constants.js';
@@ -67,16 +66,7 @@ export function parseHostsDirective(d: Directive, b: BlockBuilder): void {
 // ---------------------------------------------------------------------------------------------
 // YAML
 
-export const hostsSchema = z.strictObject({
-  file: z.string().nullable().default(null),
-  zones: z.array(z.string()).optional(),
-  entries: z.array(z.string()).default([]),
-  ttl: z.number().int().min(1).max(65535).default(DEFAULT_HOSTS_TTL),
-  reload: z.union([z.string(), z.number()]).default(DEFAULT_HOSTS_RELOAD),
-  noReverse: z.boolean().default(false),
-  fallthrough: z.union([z.boolean(), z.array(z.string())]).default(false),
-  fallthroughUnsupported: z.boolean().default(false),
-});
+// (the YAML schema is config/plugin-schemas.ts: zod stays out of what DNS worker threads load)
 
 // ---------------------------------------------------------------------------------------------
 // Runtime

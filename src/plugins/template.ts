@@ -5,7 +5,7 @@
 // the reply is AA with the template's rcode (SERVFAIL: the server's error reply). Zone, class and
 // type mismatches go on to the next template; a regex mismatch is SERVFAIL unless `fallthrough`
 // covers the name. No template matched: the next plugin (hosts, forward).
-import { z } from 'zod';
+import type { RawTemplate } from '../config/plugin-schemas.js';
 import type { TemplateConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { RCODE } from '../dns/constants.js';
@@ -78,21 +78,7 @@ export function parseTemplateDirective(d: Directive, b: BlockBuilder): void {
 // ---------------------------------------------------------------------------------------------
 // YAML
 
-const zoneList = z.array(z.string());
-
-export const templateSchema = z.strictObject({
-  class: z.string().default('IN'),
-  type: z.string(),
-  zones: zoneList.optional(),
-  match: z.array(z.string()).default([]),
-  answer: z.array(z.string()).default([]),
-  additional: z.array(z.string()).default([]),
-  authority: z.array(z.string()).default([]),
-  rcode: z.string().default('NOERROR'),
-  fallthrough: z.union([z.boolean(), zoneList]).default(false),
-});
-
-export type RawTemplate = z.output<typeof templateSchema>;
+// (the YAML schema is config/plugin-schemas.ts: zod stays out of what DNS worker threads load)
 
 /** Checks a YAML/Corefile template; returns the normalised config or an error per field. */
 export function validateTemplate(t: RawTemplate, blockZones: readonly string[], normalize: (zone: string) => string | undefined): { config: TemplateConfig } | { field: string; error: string } {

@@ -7,6 +7,7 @@ import { Coalescer } from '../cache/coalescer.js';
 import { classifyReply } from '../cache/policy.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { queryFromKey, toTemplate, type ReplyTemplate } from '../dns/reply.js';
+import { keyToName } from '../dns/query.js';
 import { HEADER_SIZE } from '../dns/constants.js';
 import { BlockPlugins } from '../plugins/chain.js';
 
@@ -31,6 +32,15 @@ export class BlockRuntime {
     return new BlockRuntime(config, cache, forwarder, servers);
   }
 
+  /** Whether forward takes this name: the block has one and its `except` does not list the name. */
+  forwards(key: string): boolean {
+    const except = this.forwarder?.config.except;
+    if (!except) return false;
+    if (except.length === 0) return true;
+    const name = keyToName(key);
+    return !except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
+  }
+
   /** Forwards a miss (one exchange per key at a time) and stores a cacheable reply. */
   resolveMiss(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits = 0): Promise<MissOutcome> {
     return this.coalescer.run(key, () => this.exchange(key, query, questionEnd, clientUsedTcp, carriedHits));
@@ -53,7 +63,7 @@ export class BlockRuntime {
     const local = this.plugins?.answersLocally ? this.plugins.answerLocally(query) : null;
     if (local && !local.ok) return { ok: false, refused: false, detail: local.detail };
     const forwarder = this.forwarder;
-    if (!local && !forwarder) return { ok: false, refused: false, detail: 'no forward configured for this zone' };
+    if (!local && !this.forwards(key)) return forwarder ? { ok: false, refused: true, detail: 'name excepted from forward' } : { ok: false, refused: false, detail: 'no forward configured for this zone' };
     // Names asked before get the upstream capacity a flood of new names cannot take (concurrency.ts).
     const seenBefore = this.cache?.seenBefore(key) ?? false;
     const result = local ?? (await forwarder!.forward(query, questionEnd, clientUsedTcp, seenBefore));

@@ -1,9 +1,16 @@
-// Answers `id.server. CH TXT` (RFC 4892) and `hostname.bind. CH TXT` with this process's instance
-// id, like CoreDNS's `chaos` plugin. Besides debugging ("which cache answered?"), it lets a
-// shutting-down instance see that another instance already serves the same address (rollout with
-// SO_REUSEPORT), so it must not remove the shared iptables rules and addresses.
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+// CH-class TXT queries about this instance, answered only to clients on this node (loopback or
+// one of the node's own addresses); every other client gets REFUSED, as for any non-IN class.
+//
+// - `id.server.` / `hostname.bind.` (RFC 4892): hostname/pid/random, for operators debugging on
+//   the node ("which cache answered?"). node-cache's Corefile loads no `chaos` plugin, so pods
+//   never learned the node's hostname or a PID from it; neither do they from us.
+// - `<nonce>.instance-check.node-local-dns.`: the shutdown instance check (node/instance-probe.ts).
+//   The answer proves it came from node-local-dns (a value derived from the nonce, which a stray
+//   server answering anything cannot produce), names the instance with a token (the same in
+//   every worker thread of one instance, and neither hostname nor PID) and says whether that instance is serving or stopping.
+import { hostname, networkInterfaces } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { ParsedQuery } from '../dns/query.js';
 import { workerThreadData } from '../cluster/thread-data.js';
 import { OPT_RR_SIZE, writeClientOpt } from '../dns/reply.js';
@@ -15,21 +22,60 @@ export const INSTANCE_ID = workerThreadData?.instanceId ?? `${hostname()}/${proc
 /** What this thread answers: the process id, plus `/wN` in worker thread N (which worker answered). */
 export const ANSWER_ID = workerThreadData ? `${INSTANCE_ID}/w${workerThreadData.index}` : INSTANCE_ID;
 
-/** True for an id.server answer from this process (any of its worker threads). */
-export const isOwnInstance = (id: string): boolean => id === INSTANCE_ID || id.startsWith(`${INSTANCE_ID}/w`);
+/**
+ * Name of this instance in instance-check answers: derived from INSTANCE_ID (so every worker
+ * thread answers with the same token) without showing hostname or PID.
+ */
+export const INSTANCE_TOKEN = createHash('sha256').update(`token/${INSTANCE_ID}`).digest('hex').slice(0, 16);
 
-// Keys (lower-case wire name + type + class) we answer; the last key byte (DO/CD flags) is ignored.
-const CHAOS_NAMES = ['\x02id\x06server\x00', '\x08hostname\x04bind\x00'].map((n) => `${n}\x00\x10\x00\x03`);
+export const CHECK_SUFFIX = 'instance-check.node-local-dns.';
+/** Hex characters of the nonce label (16 random bytes). */
+export const NONCE_CHARS = 32;
+/** First word of an instance-check answer (the format's version). */
+export const CHECK_MARKER = 'nld-instance-check-1';
 
-export function isChaosIdQuery(query: ParsedQuery): boolean {
-  if (query.qclass !== CLASS_CH || query.qtype !== TYPE.TXT) return false;
-  const question = query.key.slice(0, -1);
-  return CHAOS_NAMES.includes(question);
+export type InstanceState = 'serving' | 'stopping';
+let state: InstanceState = 'serving';
+
+/** From now on instance-check answers say `stopping` (shutdown started: not a successor to keep rules for). */
+export function markInstanceStopping(): void {
+  state = 'stopping';
 }
 
-/** Builds the TXT reply carrying `id` for a chaos id query. */
-export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, id = ANSWER_ID): Buffer {
-  const text = Buffer.from(id.slice(0, 255), 'utf8');
+/** The value only node-local-dns derives from a nonce; proves the answer is in our format. */
+export function instanceProof(nonce: string): string {
+  return createHash('sha256').update(`${CHECK_MARKER}/${nonce.toLowerCase()}`).digest('hex').slice(0, 32);
+}
+
+/** The TXT text of an instance-check answer: marker, proof, token, state. */
+export function instanceCheckText(nonce: string, token = INSTANCE_TOKEN, instanceState: InstanceState = state): string {
+  return `${CHECK_MARKER} ${instanceProof(nonce)} ${token} ${instanceState}`;
+}
+
+export const NOT_CHAOS = 0;
+export const CHAOS_ID = 1;
+export const CHAOS_INSTANCE_CHECK = 2;
+export type ChaosKind = typeof NOT_CHAOS | typeof CHAOS_ID | typeof CHAOS_INSTANCE_CHECK;
+
+// Key = lower-case wire name + type + class + DO/CD byte (ignored here).
+const TXT_CH = '\x00\x10\x00\x03';
+const ID_QUESTIONS = ['\x02id\x06server\x00', '\x08hostname\x04bind\x00'].map((n) => `${n}${TXT_CH}`);
+const CHECK_QUESTION_TAIL = `${CHECK_SUFFIX.split('.').filter(Boolean).map((l) => `${String.fromCharCode(l.length)}${l}`).join('')}\x00${TXT_CH}`;
+
+/** Which CH TXT query about this instance `query` is, if any. */
+export function chaosKind(query: ParsedQuery): ChaosKind {
+  if (query.qclass !== CLASS_CH || query.qtype !== TYPE.TXT) return NOT_CHAOS;
+  const question = query.key.slice(0, -1);
+  if (ID_QUESTIONS.includes(question)) return CHAOS_ID;
+  if (question.length === 1 + NONCE_CHARS + CHECK_QUESTION_TAIL.length && question.charCodeAt(0) === NONCE_CHARS && question.endsWith(CHECK_QUESTION_TAIL)) {
+    return CHAOS_INSTANCE_CHECK;
+  }
+  return NOT_CHAOS;
+}
+
+/** Builds the TXT reply for a chaos query of `kind` (not NOT_CHAOS). */
+export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, kind: ChaosKind = CHAOS_ID): Buffer {
+  const text = Buffer.from((kind === CHAOS_INSTANCE_CHECK ? instanceCheckText(query.key.slice(1, 1 + NONCE_CHARS)) : ANSWER_ID).slice(0, 255), 'utf8');
   const qEnd = query.questionEnd;
   const rdata = 1 + text.length;
   const out = Buffer.alloc(qEnd + 2 + 10 + rdata + (query.hasEdns ? OPT_RR_SIZE : 0));
@@ -50,4 +96,31 @@ export function chaosReply(clientMsg: Uint8Array, query: ParsedQuery, id = ANSWE
   text.copy(out, pos + 1);
   if (query.hasEdns) writeClientOpt(out, pos + 1 + text.length, query); // RFC 6891 §7
   return out;
+}
+
+/** How long the node's address list is trusted before it is read again (addresses change rarely). */
+const LOCAL_ADDRESSES_TTL_MS = 1000;
+let localAddresses = new Set<string>();
+let localAddressesReadAt = -Infinity;
+
+/** The IP of a listener's `remote()` string ("1.2.3.4:53" or "[::1]:53"), IPv4-mapped IPv6 unwrapped, without zone. */
+export function remoteAddress(remote: string): string {
+  let ip = remote.startsWith('[') ? remote.slice(1, remote.indexOf(']')) : remote.slice(0, remote.lastIndexOf(':'));
+  if (ip.includes('%')) ip = ip.slice(0, ip.indexOf('%')); // fe80::1%eth0: the zone is not part of the address
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** True for loopback and for the addresses of this node's interfaces (the local IPs included). */
+export function isLocalAddress(ip: string): boolean {
+  if (ip.startsWith('127.') || ip === '::1') return true;
+  const now = performance.now();
+  if (now - localAddressesReadAt > LOCAL_ADDRESSES_TTL_MS) {
+    localAddressesReadAt = now;
+    localAddresses = new Set(
+      Object.values(networkInterfaces())
+        .flatMap((list) => list ?? [])
+        .map((a) => a.address),
+    );
+  }
+  return localAddresses.has(ip);
 }

@@ -4,7 +4,7 @@
 // the block has a query log. Never throws out of handle().
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import { forwardableQuery, isInternetClass, keyToName, parseQuery, type ParsedQuery, type QueryRejection } from '../dns/query.js';
+import { forwardableQuery, isInternetClass, parseQuery, type ParsedQuery, type QueryRejection } from '../dns/query.js';
 import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
 import { RCODE, TYPE } from '../dns/constants.js';
 import { FRESH } from '../cache/response-cache.js';
@@ -14,8 +14,9 @@ import type { MissOutcome } from './block.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
+import { keyToPresentationName } from '../dns/presentation.js';
 import { LoopProbeRegistry } from './loop-detect.js';
-import { chaosReply, isChaosIdQuery } from './chaos.js';
+import { chaosKind, chaosReply, isLocalAddress, NOT_CHAOS, remoteAddress } from './chaos.js';
 import type { Tracer } from '../plugins/trace.js';
 
 /** Where replies for one listener go. `peer` is the rinfo (UDP) or the connection (TCP). */
@@ -72,9 +73,13 @@ export class QueryPipeline {
     }
     const proto = channel.tcp ? PROTO_TCP : PROTO_UDP;
     const route = channel.router.match(query.key);
-    if (!isInternetClass(query) && isChaosIdQuery(query)) {
-      channel.send(chaosReply(msg, query), peer);
-      return;
+    if (!isInternetClass(query)) {
+      // id.server and the instance check, for clients on this node only; REFUSED below otherwise.
+      const kind = chaosKind(query);
+      if (kind !== NOT_CHAOS && isLocalAddress(remoteAddress(channel.remote(peer)))) {
+        channel.send(chaosReply(msg, query, kind), peer);
+        return;
+      }
     }
     if (!route || !isInternetClass(query)) {
       // Outside every zone (or not class IN): REFUSED, counted under zone="dropped" like CoreDNS.
@@ -87,7 +92,7 @@ export class QueryPipeline {
     const block = route.block;
     if (block.plugins !== null) {
       // bufsize/rewrite change the query; dns64/loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
-      const entered = block.plugins.enter(msg, query, channel, this);
+      const entered = block.plugins.enter(msg, query, channel, peer, this);
       if (entered !== null) {
         if (entered.rcode !== 0) {
           this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
@@ -117,7 +122,7 @@ export class QueryPipeline {
         return;
       }
     }
-    if ((!block.forwarder || this.isExcepted(route, query)) && !block.plugins?.answersLocally) {
+    if (!block.forwards(query.key) && !block.plugins?.answersLocally) {
       const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
       const reply = whoami
         ? renderReply(whoami, msg, query, { ttl: -1, authoritative: true, limit: clientLimit(query, channel.tcp) })
@@ -134,7 +139,7 @@ export class QueryPipeline {
       (err: unknown) => {
         this.inFlight--;
         this.dnsStats.panics++;
-        this.errors.report(route.zone, RCODE.SERVFAIL, keyToName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+        this.errors.report(route.zone, RCODE.SERVFAIL, keyToPresentationName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
         this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       },
     );
@@ -165,15 +170,8 @@ export class QueryPipeline {
       return;
     }
     const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
-    this.errors.report(route.zone, rcode, keyToName(query.key), query.qtype, outcome.detail);
+    this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.detail);
     this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
-  }
-
-  private isExcepted(route: Route, query: ParsedQuery): boolean {
-    const except = route.block.forwarder?.config.except;
-    if (!except || except.length === 0) return false;
-    const name = keyToName(query.key);
-    return except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
   }
 
   private reply<P>(reply: Buffer, stats: ZoneStats, proto: number, plugin: number, started: number, channel: ReplyChannel<P>, peer: P, route?: Route, query?: ParsedQuery, requestSize = 0): void {

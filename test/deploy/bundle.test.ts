@@ -352,8 +352,12 @@ test('entrypoint: node-cache args reach the daemon unchanged; exit status and fa
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(ok.nodeArgs, `/opt/node-local-dns/node-local-dns.cjs ${args.join(' ')}\n`);
 
-  const failed = runEntrypoint({ nodeExit: 3 });
+  // A crash is restarted (the supervisor, test/integration/entrypoint-supervisor.test.ts); once the
+  // restart limit is spent, the daemon's exit status is the container's.
+  const failed = runEntrypoint({ nodeExit: 3, env: { NLD_RESTART_LIMIT: '1', NLD_RESTART_DELAY_MS: '50' } });
   assert.equal(failed.status, 3, 'the daemon exit status is the container exit status');
+  assert.match(failed.stderr, /daemon exited with status 3 after \d+s; restarting in 50 ms \(restart 1\)/);
+  assert.match(failed.stderr, /1 restarts in a row did not last 60s, exiting \(status 3\)/);
 
   // e.g. a read-only root file system: keep going with the image default.
   const readOnly = runEntrypoint({ alternativesFail: true });

@@ -15,6 +15,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { parseArgs } from '../../src/cli/args.js';
+import { parseGuardArgs } from '../../src/guard/run.js';
 import { loadCorefile } from '../../src/config/corefile.js';
 import { resolveConfig } from '../../src/config/sources.js';
 import type { Config } from '../../src/config/types.js';
@@ -174,11 +175,13 @@ function rendered(heading: string): { daemonset: Obj; configmap: Obj } {
   };
 }
 
+/** The daemon's container (`node-cache`, first, as in the official manifest). */
 const container = (ds: Obj): Obj => {
   const containers = ds.spec.template.spec.containers as Obj[];
-  assert.equal(containers.length, 1, 'one container');
+  assert.deepEqual(containers.map((c) => c.name), ['node-cache', 'guard'], 'node-cache and the guard');
   return containers[0];
 };
+const guardContainer = (ds: Obj): Obj => (ds.spec.template.spec.containers as Obj[]).find((c) => c.name === 'guard')!;
 
 /** Flags of the container as the daemon parses them. */
 function flagsOf(ds: Obj) {
@@ -317,18 +320,43 @@ test('DaemonSet: same container, args, ports, probes, mounts and pod settings as
   assert.deepEqual(volumes['xtables-lock'], { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } });
   assert.deepEqual(volumes['kube-dns-config'], { name: 'kube-dns-config', configMap: { name: 'kube-dns', optional: true } });
   assert.deepEqual(volumes['config-volume'], { name: 'config-volume', configMap: { name: 'node-local-dns', items: [{ key: 'Corefile', path: 'Corefile.base' }] } });
-  assert.equal(pod.volumes.length, 3);
+  assert.deepEqual(volumes['cache-snapshot'], { name: 'cache-snapshot', hostPath: { path: '/run/node-local-dns', type: 'DirectoryOrCreate' } });
+  assert.equal(pod.volumes.length, 4);
   const mounts = Object.fromEntries((c.volumeMounts as Obj[]).map((m) => [m.name, m]));
   assert.deepEqual(mounts['xtables-lock'], { name: 'xtables-lock', mountPath: '/run/xtables.lock', readOnly: false });
   assert.equal(mounts['config-volume'].mountPath, '/etc/coredns', '-basecorefile default /etc/coredns/Corefile.base');
   assert.equal(mounts['kube-dns-config'].mountPath, '/etc/kube-dns', 'node-cache falls back to /etc/kube-dns');
-  assert.equal(c.volumeMounts.length, 3);
+  // Warm start: the snapshot file lives on the hostPath, so the next pod on the node reads it.
+  const snapshotFile = (c.env as Obj[]).find((e) => e.name === 'NLD_CACHE_SNAPSHOT')?.value as string;
+  assert.ok(snapshotFile?.startsWith(`${mounts['cache-snapshot'].mountPath}/`), 'NLD_CACHE_SNAPSHOT is on the cache-snapshot mount');
+  assert.equal(c.volumeMounts.length, 4);
 
   const labels = ds.spec.template.metadata.labels;
   assert.deepEqual(ds.spec.selector.matchLabels, { 'k8s-app': 'node-local-dns' });
   assert.equal(labels['k8s-app'], 'node-local-dns');
   assert.deepEqual(ds.spec.template.metadata.annotations, { 'prometheus.io/port': '9253', 'prometheus.io/scrape': 'true' });
   assert.equal(ds.metadata.labels['addonmanager.kubernetes.io/mode'], 'Reconcile');
+});
+
+test('DaemonSet: the guard container gets node-cache\'s args, NET_ADMIN, the xtables lock and its own health port', () => {
+  const ds = only('apps/v1/DaemonSet', 'node-local-dns');
+  const guard = guardContainer(ds);
+  const daemon = container(ds);
+  assert.equal(guard.image, daemon.image, 'same image');
+  assert.deepEqual(guard.args, ['guard', ...daemon.args], 'the daemon\'s own args after the subcommand');
+  const renderedDs = rendered('### iptables mode').daemonset;
+  const parsed = parseGuardArgs(guardContainer(renderedDs).args.slice(1));
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
+  assert.deepEqual(parsed.flags.localIps, [VARS.localdns, VARS.kubedns]);
+  assert.deepEqual(parsed.flags.localIps, flagsOf(renderedDs).localIps);
+  assert.ok(parsed.settings.graceMs <= 2000, 'default grace at most 2 s');
+  assert.equal(guard.command, undefined, 'the image entrypoint runs the guard');
+  assert.deepEqual(guard.securityContext, { capabilities: { add: ['NET_ADMIN'] } });
+  assert.deepEqual(guard.volumeMounts, [{ name: 'xtables-lock', mountPath: '/run/xtables.lock', readOnly: false }]);
+  assert.deepEqual(guard.livenessProbe.httpGet, { path: '/health', port: parsed.settings.healthPort });
+  assert.equal(guard.ports, undefined, 'no host port: a surge rollout stays schedulable');
+  assert.match(String(guard.resources.limits?.memory), /^\d+Mi$/);
+  assert.ok(readmeSection('## The guard').includes('NET_ADMIN'), 'the install guide says what the guard needs');
 });
 
 test('DaemonSet: the grace period covers the Corefile lameduck, and the strategy can be scheduled', () => {

@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import dnsPacket from 'dns-packet';
 import type { Answer, Packet, RecordType, RecordClass } from 'dns-packet';
 import { parseQuery, type ParsedQuery } from '../../src/dns/query.js';
-import { analyzeReply, clientLimit, errorReply, queryFromKey, renderReply, toTemplate, type ReplyTemplate } from '../../src/dns/reply.js';
+import { analyzeReply, clientLimit, errorReply, queryFromKey, renderReply, templateTtlOffsets, templateWire, toTemplate, type ReplyTemplate } from '../../src/dns/reply.js';
 import { FrameReader, frame } from '../../src/dns/tcp-framing.js';
 import { RCODE } from '../../src/dns/constants.js';
 
@@ -526,16 +526,16 @@ export function wireProperties(): WireProperty[] {
         const o = opts[0];
         if (o && o.type === 'OPT' && o.flag_do !== q.dnssecOk) fail('DO not echoed');
         const optSize = q.hasEdns ? 11 : 0;
-        const tooBig = t.tpl.wire.length + optSize > limit;
+        const tooBig = t.tpl.wireLength + optSize > limit;
         if (d.flag_tc !== tooBig) fail(`TC ${d.flag_tc} but too big ${tooBig}`);
-        if (d.flag_aa !== (authoritative || (t.tpl.wire[2] & 0x04) !== 0) || d.flag_ra !== ((t.tpl.wire[3] & 0x80) !== 0)) fail('AA/RA are the full reply\'s, truncated or not');
+        if (d.flag_aa !== (authoritative || (templateWire(t.tpl)[2] & 0x04) !== 0) || d.flag_ra !== ((templateWire(t.tpl)[3] & 0x80) !== 0)) fail('AA/RA are the full reply\'s, truncated or not');
         const records = [...(d.answers ?? []), ...(d.authorities ?? []), ...(d.additionals ?? [])].filter((rr) => rr.type !== 'OPT');
         if (tooBig) {
           // miekg/dns Truncate: a prefix of whole records (answer, authority, additional), as many as fit.
-          const offsets = t.tpl.ttlOffsets;
+          const offsets = templateTtlOffsets(t.tpl);
           if (records.length >= offsets.length || (d.answers?.length ?? 0) > t.analysis.answerCount) fail('truncated reply carries every record');
           const o = offsets[records.length];
-          const nextEnd = o + 6 + t.tpl.wire.readUInt16BE(o + 4);
+          const nextEnd = o + 6 + templateWire(t.tpl).readUInt16BE(o + 4);
           if (nextEnd + optSize <= limit) fail(`record ${records.length} would have fit (${nextEnd} + ${optSize} <= ${limit})`);
         } else if ((d.answers?.length ?? 0) !== t.analysis.answerCount) fail('answer count');
         if (ttl >= 0) {

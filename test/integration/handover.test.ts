@@ -1,7 +1,8 @@
 // Restart without a gap: SIGUSR2 makes the running daemon start a successor on its own sockets,
 // and a client sending a continuous mix of cache hits and misses loses no lookup across it.
-// Runs the built bundle (dist/node-local-dns.cjs) as a real process.
-import { test, after } from 'node:test';
+// Runs the built bundle (dist/node-local-dns.cjs) as a real process, with one worker and (Node >=
+// 22.12) with two worker threads.
+import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
@@ -11,18 +12,22 @@ import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.
 import { fixtures } from '../harness/zone.js';
 import { waitFor } from '../harness/wait.js';
 import { queryUdp } from '../harness/dns-client.js';
+import dnsPacket from 'dns-packet';
+import { REUSE_PORT_SUPPORTED } from '../../src/util/features.js';
 
 const BUNDLE = 'dist/node-local-dns.cjs';
 const dir = mkdtempSync(join(tmpdir(), 'nld-handover-'));
 const pids = new Set<number>();
 let upstream: Upstream | undefined;
 
-let pidFileForCleanup: string | undefined;
+const pidFilesForCleanup: string[] = [];
 
 after(async () => {
-  // The successor is detached: whatever the test's outcome, kill the process the pidfile names.
-  const last = pidFileForCleanup ? readPid(pidFileForCleanup) : undefined;
-  if (last) pids.add(last);
+  // The successor is detached: whatever the test's outcome, kill the process each pidfile names.
+  for (const file of pidFilesForCleanup) {
+    const last = readPid(file);
+    if (last) pids.add(last);
+  }
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -34,16 +39,34 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** id.server answers to `count` queries from fresh sockets (SO_REUSEPORT spreads them over the workers). */
+async function workersAnswering(port: number, count = 32): Promise<Set<string>> {
+  const ask = () => {
+    const raw = dnsPacket.encode({ type: 'query', id: 1, questions: [{ name: 'id.server', type: 'TXT', class: 'CH' }] });
+    return queryUdp({ host: '127.0.0.1', port }, 'id.server', 'TXT', { raw }).then(
+      (r) => Buffer.concat((r.packet.answers[0] as { data: Buffer[] }).data).toString(),
+      () => '',
+    );
+  };
+  return new Set((await Promise.all(Array.from({ length: count }, ask))).filter(Boolean));
+}
+
 const readPid = (file: string): number | undefined => (existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) || undefined : undefined);
 
 
-test('SIGUSR2 hands the sockets to a successor and no lookup is lost under load', { skip: !existsSync(BUNDLE) && 'run npm run build first' }, async (t) => {
-  upstream = await startUpstream({ kind: 'bind' });
+test('SIGUSR2 hands the sockets to a successor and no lookup is lost under load', { skip: !existsSync(BUNDLE) && 'run npm run build first' }, (t) => handOverUnderLoad(t, 1));
+
+test('workers: 2: worker 0 hands its sockets over, the other worker leaves the SO_REUSEPORT group; no lookup is lost', { skip: (!REUSE_PORT_SUPPORTED && 'workers > 1 needs Node >= 22.12') || (!existsSync(BUNDLE) && 'run npm run build first') }, (t) =>
+  handOverUnderLoad(t, 2),
+);
+
+async function handOverUnderLoad(t: TestContext, workers: number): Promise<void> {
+  upstream ??= await startUpstream({ kind: 'bind' });
   const port = await pickFreePort();
   const healthPort = await pickFreePort();
-  const pidFile = join(dir, 'nld.pid');
-  pidFileForCleanup = pidFile;
-  const configFile = join(dir, 'config.yaml');
+  const pidFile = join(dir, `nld-${workers}.pid`);
+  pidFilesForCleanup.push(pidFile);
+  const configFile = join(dir, `config-${workers}.yaml`);
   writeFileSync(
     configFile,
     `servers:
@@ -54,11 +77,13 @@ test('SIGUSR2 hands the sockets to a successor and no lookup is lost under load'
     forward: { to: ["${upstream.address}"], forceTCP: true }
 health: { listen: "127.0.0.1:${healthPort}" }
 log: { level: warn }
+workers: ${workers}
 `,
   );
   const first = spawn(process.execPath, [BUNDLE, '--config', configFile, '-pidfile', pidFile], { stdio: ['ignore', 'ignore', 'inherit'] });
   pids.add(first.pid!);
   await waitFor(() => readPid(pidFile) === first.pid, 10_000, 'first daemon');
+  if (workers > 1) assert.equal((await workersAnswering(port)).size, workers, 'every worker answers before');
 
   const server = { host: '127.0.0.1', port };
   const hits = fixtures.services.slice(0, 20).map((s) => s.name);
@@ -101,7 +126,12 @@ log: { level: warn }
   // The successor is serving and healthy.
   assert.equal((await queryUdp(server, hits[0], 'A')).packet.rcode, 'NOERROR');
   await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/health`).then((r) => r.status).catch(() => 0)) === 200, 5000, 'successor health');
+  if (workers > 1) {
+    const ids = [...(await workersAnswering(port))];
+    assert.equal(ids.length, workers, `the successor's workers answer: ${ids.join(', ')}`);
+    assert.ok(ids.every((id) => id.includes(`/${successor}/`)), `only the successor answers: ${ids.join(', ')}`);
+  }
   process.kill(successor, 'SIGTERM');
   await waitFor(() => !existsSync(pidFile), 5000, 'successor to stop');
   pids.delete(successor);
-});
+}

@@ -6,12 +6,14 @@
 //
 // The tests share one topology and run in order (each builds on the state the previous one left):
 //   (a) pod lookups (glibc getent, dig) are answered by the daemon: its request counter moves
+//   (a2) id.server CH TXT: REFUSED to the pod; hostname/pid only to a client on the node
 //   (b) the node's iptables-save holds exactly node-cache's 12 rules per local IP
 //   (c) 2,000 cached queries from the pod add no conntrack entries on the node
 //   (d) a rule deleted by hand is back within the 1 s sync interval
 //   (e) SIGTERM removes rules and addresses; the pod then resolves through DNAT to kube-dns
 //   (f) with -skipteardown nothing is removed on SIGTERM
 //   (g) after a SIGKILL (rules left behind) the next start re-ensures everything within a second
+//   (h) surge rollout with SO_REUSEPORT (Node >= 22.12): the old instance leaves the rules to the new
 // Needs root, `ip netns`, iptables, conntrack, named, dig and getent; skipped otherwise. Everything
 // runs inside namespaces named nld-e2e-<random>-*, which are removed in after(), on failure and on
 // exit/SIGINT (see topology.ts). No packet leaves them.
@@ -37,6 +39,7 @@ import {
   type Topology,
 } from './topology.js';
 import { serviceIpv4 } from '../harness/zone.js';
+import { REUSE_PORT_SUPPORTED } from '../../src/util/features.js';
 
 const skip = netnsUnavailable();
 const SVC1 = 'svc-1.default.svc.cluster.local';
@@ -171,6 +174,18 @@ describe('node-local-dns in a network-namespace cluster (DaemonSet args)', { ski
     assert.equal(health.status, 200);
   });
 
+  test('(a2) id.server: REFUSED to the pod, the process named only to clients on the node', async () => {
+    const chaos = async (ns: string, server: string) => (await topo.exec(ns, ['dig', '+time=2', '+tries=1', `@${server}`, 'id.server', 'CH', 'TXT'], { timeoutMs: 10_000 })).stdout;
+    for (const server of [CLUSTER_DNS_IP, LOCAL_DNS_IP]) {
+      const fromPod = await chaos(topo.nsPods[0]!, server);
+      assert.match(fromPod, /status: REFUSED/, fromPod);
+      assert.doesNotMatch(fromPod, /CH\s+TXT\s+"/, 'no TXT answer (hostname/pid) for the pod');
+    }
+    const fromNode = await chaos(topo.nsNode, LOCAL_DNS_IP);
+    assert.match(fromNode, /status: NOERROR/, fromNode);
+    assert.match(fromNode, /id\.server\.\s+0\s+CH\s+TXT\s+"[^"]+\/\d+\/[0-9a-f]{8}"/, fromNode);
+  });
+
   test('(b) iptables-save holds exactly the 12 reference rules per local IP', async () => {
     const rules = await nodeLocalRules(topo.nsNode);
     assert.equal(rules.length, 12 * LOCAL_IPS.length, rules.join('\n'));
@@ -277,5 +292,26 @@ describe('node-local-dns in a network-namespace cluster (DaemonSet args)', { ski
     assert.ok(elapsed < 1000 + 1500, `re-ensured ${elapsed} ms after spawn (node start-up included)`);
     assert.deepEqual(await next.stop('SIGTERM'), { code: 0, signal: null });
     assert.deepEqual(await nodeLocalRules(topo.nsNode), []);
+  });
+
+  test('(h) surge rollout (SO_REUSEPORT): the old instance stops, sees the new one serving and leaves the rules; the last one tears down', { skip: REUSE_PORT_SUPPORTED ? false : 'needs SO_REUSEPORT (Node >= 22.12)' }, async () => {
+    const old = await startDaemonInNode(topo, { extraArgs: ['-syncinterval', '60'] });
+    daemon = old;
+    const next = await startDaemonInNode(topo, { extraArgs: ['-syncinterval', '60'] }); // binds next to the old one
+    try {
+      assert.deepEqual(await old.stop('SIGTERM'), { code: 0, signal: null }, old.logs().slice(-3000));
+      assert.match(old.logs(), /another node-local-dns instance answers on our address/);
+      assert.doesNotMatch(old.logs(), /"msg":"Tearing down"/);
+      assert.equal((await nodeLocalRules(topo.nsNode)).length, 24, 'rules kept for the new instance');
+      assert.deepEqual(hasLocalIps(await addresses(topo.nsNode)), [true, true]);
+      assert.deepEqual(await getent(topo, SVC1), [SVC1_IP], 'the pod is served by the new instance');
+      daemon = next;
+      assert.deepEqual(await next.stop('SIGTERM'), { code: 0, signal: null });
+      assert.match(next.logs(), /no other node-local-dns instance answers on our address/);
+      assert.deepEqual(await nodeLocalRules(topo.nsNode), []);
+      assert.deepEqual(hasLocalIps(await addresses(topo.nsNode)), [false, false]);
+    } finally {
+      if (!next.exited) await next.stop('SIGKILL');
+    }
   });
 });

@@ -85,6 +85,22 @@ const parsed: { name: string; body: string; check: (p: PluginsConfig) => void }[
   },
   { name: 'rewrite type and class', body: 'rewrite type ANY HINFO\nrewrite class CH IN', check: (p) => assert.deepEqual(p.rewrite, [{ field: 'type', stop: true, from: 255, to: 13 }, { field: 'class', stop: true, from: 3, to: 1 }]) },
   { name: 'rewrite ttl with a range', body: 'rewrite ttl suffix .example.org 30-60', check: (p) => assert.deepEqual(p.rewrite[0], { field: 'ttl', stop: true, match: 'suffix', name: '.example.org.', min: 30, max: 60 }) },
+  {
+    name: 'rewrite edns0 local (text and hex), nsid, subnet, unset',
+    body: 'rewrite edns0 local set 0xffee abcd\nrewrite continue edns0 local append 65001 0x0102 revert\nrewrite edns0 nsid replace\nrewrite edns0 subnet set 24 56\nrewrite edns0 local unset 0xffee\nrewrite edns0 local set 0xffef {client_ip}',
+    check: (p) =>
+      assert.deepEqual(
+        p.rewrite.map((r) => (r.field === 'edns0' ? [r.stop, r.edns0.option, r.edns0.action, r.edns0.code, r.edns0.data, r.edns0.variable, r.edns0.v4Bits, r.edns0.v6Bits] : [])),
+        [
+          [true, 'local', 'set', 0xffee, '61626364', null, 0, 0],
+          [false, 'local', 'append', 65001, '0102', null, 0, 0],
+          [true, 'nsid', 'replace', 3, '', null, 0, 0],
+          [true, 'subnet', 'set', 8, '', null, 24, 56],
+          [true, 'local', 'unset', 0xffee, '', null, 0, 0],
+          [true, 'local', 'set', 0xffef, '', '{client_ip}', 0, 0],
+        ],
+      ),
+  },
   { name: 'bufsize defaults to 1232', body: 'bufsize', check: (p) => assert.equal(p.bufsize, 1232) },
   { name: 'bufsize 512', body: 'bufsize 512', check: (p) => assert.equal(p.bufsize, 512) },
   { name: 'loadbalance defaults to round_robin', body: 'loadbalance', check: (p) => assert.equal(p.loadbalance, true) },
@@ -104,9 +120,9 @@ test('a block without plugins has plugins: null (the query path checks only that
 const ignored: { name: string; body: string; plugin: string; reason: RegExp; line?: number }[] = [
   { name: 'debug', body: 'debug', plugin: 'debug', reason: /panic recovery/ },
   { name: 'dnstap', body: 'dnstap /var/run/tap.sock full', plugin: 'dnstap', reason: /no dnstap output/ },
-  { name: 'timeouts read', body: 'timeouts {\n  read 10s\n}', plugin: 'timeouts', reason: /read/, line: 3 },
   { name: 'loadbalance weighted', body: 'loadbalance weighted /etc/weights', plugin: 'loadbalance', reason: /weighted/ },
-  { name: 'rewrite edns0', body: 'rewrite edns0 local set 0xffee abcd', plugin: 'rewrite', reason: /EDNS0/ },
+  { name: 'rewrite edns0 with a server variable', body: 'rewrite edns0 local set 0xffee {server_ip}', plugin: 'rewrite', reason: /server_ip/ },
+  { name: 'rewrite cname', body: 'rewrite cname exact a.example.org b.example.org', plugin: 'rewrite', reason: /CNAME/ },
   { name: 'template with expr', body: 'template IN A {\n  expr incidr(client_ip(), "10.0.0.0/8")\n}', plugin: 'template', reason: /expr/ },
   { name: 'template with an unsupported action', body: 'template IN A {\n  answer "{{ if .Name }}x{{ end }} 60 IN A 1.1.1.1"\n}', plugin: 'template', reason: /unsupported template action/ },
   { name: 'template ederror', body: 'template IN A {\n  rcode NXDOMAIN\n  ederror 21 "blocked"\n}', plugin: 'template', reason: /ederror/, line: 4 },
@@ -122,10 +138,12 @@ for (const row of ignored) {
   });
 }
 
-test('metadata is accepted silently; timeouts idle sets the TCP idle timeout', () => {
-  const config = load(block('metadata\ntimeouts {\n  idle 30s\n}'));
+test('metadata is accepted silently; timeouts sets the TCP read, write and idle timeouts', () => {
+  const config = load(block('metadata\ntimeouts {\n  read 10s\n  write 20s\n  idle 1m\n}'));
   assert.deepEqual(config.ignored, []);
-  assert.equal(config.tcp.idleTimeoutMs, 30_000);
+  assert.deepEqual([config.tcp.readTimeoutMs, config.tcp.writeTimeoutMs, config.tcp.idleTimeoutMs], [10_000, 20_000, 60_000]);
+  const partial = load(block('timeouts {\n  idle 30s\n}'));
+  assert.deepEqual([partial.tcp.readTimeoutMs, partial.tcp.writeTimeoutMs, partial.tcp.idleTimeoutMs], [3000, 5000, 30_000]);
 });
 
 test('pprof and trace are process-wide; blocks must agree', () => {
@@ -150,6 +168,8 @@ const errors: { name: string; body: string; line: number; field: RegExp; reason:
   { name: 'rewrite auto with explicit answer name', body: 'rewrite name prefix a b answer auto answer name x y', line: 2, field: /^rewrite$/, reason: /cannot be combined/ },
   { name: 'rewrite ttl with a bad range', body: 'rewrite ttl a.example.org 60-30', line: 2, field: /rewrite\[0\]\.ttl/, reason: /must be a TTL/ },
   { name: 'dns64 prefix of a length RFC 6052 does not have', body: 'dns64 64:ff9b::/80', line: 2, field: /dns64\.prefix/, reason: /32, 40, 48, 56, 64, 96/ },
+  { name: 'rewrite edns0 with a bad action', body: 'rewrite edns0 local add 0xffee abcd', line: 2, field: /^rewrite$/, reason: /invalid action/ },
+  { name: 'rewrite edns0 subnet mask too long', body: 'rewrite edns0 subnet set 33 56', line: 2, field: /^rewrite$/, reason: /at most 32 and 128/ },
   { name: 'bufsize out of range', body: 'bufsize 100', line: 2, field: /^bufsize$/, reason: /512 to 4096/ },
   { name: 'loadbalance unknown policy', body: 'loadbalance random', line: 2, field: /^loadbalance$/, reason: /unknown policy/ },
   { name: 'timeouts below 1s', body: 'timeouts {\n  idle 10ms\n}', line: 3, field: /timeouts\.idle/, reason: /between 1s and 24h/ },

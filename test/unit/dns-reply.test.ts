@@ -14,6 +14,8 @@ import {
   queryFromKey,
   renderReply,
   replyMatchesQuestion,
+  templateTtlOffsets,
+  templateWire,
   toTemplate,
   withId,
   type ReplyAnalysis,
@@ -327,24 +329,24 @@ function template(reply: Buffer, sentQuestionEnd?: number) {
 test('toTemplate strips a trailing OPT and fixes ARCOUNT', () => {
   const reply = dpReply({ answers: [a(30)], additionals: [opt({ do: true })] });
   const tpl = template(reply);
-  assert.equal(tpl.wire.readUInt16BE(10), 0);
-  assert.equal(tpl.wire.length, reply.length - 11);
-  assert.equal(dnsPacket.decode(tpl.wire).additionals?.length ?? 0, 0);
-  assert.notEqual(tpl.wire.buffer, reply.buffer, 'a copy');
+  assert.equal(templateWire(tpl).readUInt16BE(10), 0);
+  assert.equal(templateWire(tpl).length, reply.length - 11);
+  assert.equal(dnsPacket.decode(templateWire(tpl)).additionals?.length ?? 0, 0);
+  assert.notEqual(templateWire(tpl).buffer, reply.buffer, 'a copy');
 });
 
 test('toTemplate cuts at an OPT that is not last (no second OPT when ours is added), and drops trailing bytes', () => {
   const glue = a(40, '10.0.0.8', `g.${ZONE}`);
   const inner = dpReply({ answers: [a(30)], additionals: [glue, opt(), a(20, '10.0.0.9', `x.${ZONE}`)] });
   const tpl = template(inner);
-  const d = dnsPacket.decode(tpl.wire);
+  const d = dnsPacket.decode(templateWire(tpl));
   assert.deepEqual([d.answers?.length, (d.additionals ?? []).map((r) => r.name)], [1, [`g.${ZONE}`]]);
-  assert.deepEqual(ttlsAt(tpl.wire, tpl.ttlOffsets), [30, 40]);
+  assert.deepEqual(ttlsAt(templateWire(tpl), templateTtlOffsets(tpl)), [30, 40]);
   const q = parseOk(dpQuery({ edns: {} }));
   const out = dnsPacket.decode(renderReply(tpl, dpQuery({ edns: {} }), q, { ttl: 9, authoritative: false, limit: 4096 }));
   assert.deepEqual((out.additionals ?? []).map((r) => r.type), ['A', 'OPT']);
   const trailing = Buffer.concat([dpReply({ answers: [a(30)] }), Buffer.from([0xde, 0xad])]);
-  assert.equal(template(trailing).wire.length, trailing.length - 2);
+  assert.equal(templateWire(template(trailing)).length, trailing.length - 2);
 });
 
 test('renderReply: client ID and question case, TTLs patched in every section, AA, RD/CD from the client', () => {
@@ -373,8 +375,8 @@ test('renderReply: client ID and question case, TTLs patched in every section, A
   assert.equal(d.additionals?.some((r) => r.type === 'OPT'), false, 'no OPT for a client without EDNS');
   assert.equal(d.flag_tc, false);
   // The template is not modified.
-  assert.equal(tpl.wire.readUInt16BE(0), 0x9999);
-  assert.deepEqual(ttlsAt(tpl.wire, tpl.ttlOffsets), [300, 60, 90, 45]);
+  assert.equal(templateWire(tpl).readUInt16BE(0), 0x9999);
+  assert.deepEqual(ttlsAt(templateWire(tpl), templateTtlOffsets(tpl)), [300, 60, 90, 45]);
 });
 
 test('renderReply: ttl -1 leaves TTLs untouched; not authoritative leaves AA clear', () => {
@@ -549,7 +551,7 @@ test('renderReply: EDNS clients are truncated at their advertised size, with OPT
   const ql = parseOk(large);
   const full = renderReply(tpl, large, ql, { ttl: 30, authoritative: false, limit: clientLimit(ql, false) });
   assert.equal(dnsPacket.decode(full).flag_tc, false);
-  assert.equal(full.length, tpl.wire.length + 11);
+  assert.equal(full.length, templateWire(tpl).length + 11);
 });
 
 test('clientLimit: 512 without EDNS, the advertised size with it, 65535 over TCP', () => {

@@ -10,6 +10,7 @@ import { CACHE_DENIAL, CACHE_SUCCESS } from '../../src/cache/stats.js';
 import type { CacheConfig } from '../../src/config/types.js';
 import { systemClock } from '../../src/util/clock.js';
 import { FillSharing } from '../../src/cluster/fill-sharing.js';
+import { packTemplate, templateTtlOffsets, templateWire } from '../../src/dns/reply.js';
 import { waitFor } from '../harness/wait.js';
 
 const config: CacheConfig = {
@@ -39,12 +40,12 @@ const wire = (...bytes: number[]) => Buffer.from([0x12, 0x34, 0x81, 0x80, ...byt
 test('a fill in one worker is stored by the other, bytes and store time included, and not sent back', async () => {
   const { a, b, cachesA, cachesB, close } = twoWorkers();
   try {
-    const stored = cachesA[0].insert('key-1', { wire: wire(1, 2, 3), ttlOffsets: [20, 40], questionEnd: 17 }, CACHE_SUCCESS, 30);
-    cachesA[1].insert('key-2', { wire: wire(9), ttlOffsets: [], questionEnd: 12 }, CACHE_DENIAL, 5);
+    const stored = cachesA[0].insert('key-1', packTemplate(wire(1, 2, 3), 7, [20, 40], 17), CACHE_SUCCESS, 30);
+    cachesA[1].insert('key-2', packTemplate(wire(9), 5, [], 12), CACHE_DENIAL, 5);
     await waitFor(() => cachesB[0].peek('key-1') !== undefined && cachesB[1].peek('key-2') !== undefined, 2000, 'fills delivered');
     const got = cachesB[0].peek('key-1')!;
-    assert.deepEqual([...got.wire], [...stored.wire]);
-    assert.deepEqual([...got.ttlOffsets], [20, 40]);
+    assert.deepEqual([...templateWire(got)], [...templateWire(stored)]);
+    assert.deepEqual(templateTtlOffsets(got), [20, 40]);
     assert.equal(got.questionEnd, 17);
     assert.equal(got.store, CACHE_SUCCESS);
     assert.equal(got.ttlSeconds, 30);
@@ -65,7 +66,7 @@ test('a fill in one worker is stored by the other, bytes and store time included
 test('fills for a cache the other worker does not have are counted and dropped', async () => {
   const { b, cachesA, close } = twoWorkers(['cluster.local.']);
   try {
-    cachesA[1].insert('key-2', { wire: wire(9), ttlOffsets: [], questionEnd: 12 }, CACHE_SUCCESS, 5);
+    cachesA[1].insert('key-2', packTemplate(wire(9), 5, [], 12), CACHE_SUCCESS, 5);
     await waitFor(() => b.unmatched === 1, 2000, 'unmatched fill');
   } finally {
     close();
@@ -75,13 +76,13 @@ test('fills for a cache the other worker does not have are counted and dropped',
 test('a positive fill replaces a denial; an older fill does not replace a newer entry', async () => {
   const { cachesA, cachesB, close } = twoWorkers();
   try {
-    cachesB[0].insert('nx', { wire: wire(3), ttlOffsets: [], questionEnd: 12 }, CACHE_DENIAL, 5);
+    cachesB[0].insert('nx', packTemplate(wire(3), 5, [], 12), CACHE_DENIAL, 5);
     await new Promise((r) => setTimeout(r, 5));
-    cachesA[0].insert('nx', { wire: wire(4), ttlOffsets: [], questionEnd: 12 }, CACHE_SUCCESS, 30);
+    cachesA[0].insert('nx', packTemplate(wire(4), 5, [], 12), CACHE_SUCCESS, 30);
     await waitFor(() => cachesB[0].peek('nx')?.store === CACHE_SUCCESS, 2000, 'positive replaces denial');
-    const older = cachesA[0].insert('race', { wire: wire(5), ttlOffsets: [], questionEnd: 12 }, CACHE_SUCCESS, 30);
+    const older = cachesA[0].insert('race', packTemplate(wire(5), 5, [], 12), CACHE_SUCCESS, 30);
     // B's own reply for the same name, stored after A's (both missed at once).
-    const newer = cachesB[0].adopt('race', { wire: wire(6), ttlOffsets: [], questionEnd: 12 }, CACHE_SUCCESS, 30, 0, older.storedAtMs + 10);
+    const newer = cachesB[0].adopt('race', packTemplate(wire(6), 5, [], 12), CACHE_SUCCESS, 30, 0, older.storedAtMs + 10);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(cachesB[0].peek('race'), newer, 'the newer entry stays');
   } finally {

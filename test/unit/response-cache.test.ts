@@ -26,7 +26,7 @@ function make(o: Parameters<typeof config>[0] = {}): { cache: ResponseCache; clo
 }
 
 let tplCounter = 0;
-const tpl = (): ReplyTemplate => ({ wire: Buffer.from([tplCounter++ & 0xff]), ttlOffsets: [], questionEnd: 12 });
+const tpl = (): ReplyTemplate => ({ packed: String.fromCharCode(tplCounter++ & 0xff), wireLength: 1, questionEnd: 12 });
 
 test('TTL counts down by whole seconds and the entry expires at its TTL', () => {
   const { cache, clock } = make();
@@ -45,7 +45,7 @@ test('TTL counts down by whole seconds and the entry expires at its TTL', () => 
   assert.deepEqual(at(28_500), [FRESH, 2]);
   clock.advance(1_499);
   assert.deepEqual(at(29_999), [FRESH, 1]);
-  assert.equal(cache.lookup('k')?.entry.wire, t.wire);
+  assert.equal(cache.lookup('k')?.entry.packed, t.packed);
   clock.advance(1);
   assert.equal(cache.lookup('k'), undefined, 'expired at 30 s');
   assert.equal(cache.peek('k'), undefined, 'expired entries are removed on lookup');
@@ -101,7 +101,7 @@ test('serve_stale: a fresh insert replaces a stale entry', () => {
   const fresh = tpl();
   cache.insert('k', fresh, CACHE_SUCCESS, 10);
   const l = cache.lookup('k');
-  assert.deepEqual([l?.state, l?.ttlSeconds, l?.entry.wire], [FRESH, 10, fresh.wire]);
+  assert.deepEqual([l?.state, l?.ttlSeconds, l?.entry.packed], [FRESH, 10, fresh.packed]);
 });
 
 test('capacity: least recently used entries are evicted and counted per store', () => {
@@ -139,9 +139,9 @@ test('lookup checks the denial store before the success store', () => {
   cache.insert('k', nx, CACHE_DENIAL, 5); // a denial insert does not remove the success entry
   assert.deepEqual(cache.size, { success: 1, denial: 1 });
   const l = cache.lookup('k');
-  assert.equal(l?.entry.wire, nx.wire);
+  assert.equal(l?.entry.packed, nx.packed);
   assert.equal(l?.entry.store, CACHE_DENIAL);
-  assert.equal(cache.peek('k')?.wire, nx.wire);
+  assert.equal(cache.peek('k')?.packed, nx.packed);
   assert.deepEqual([cache.stats.hits[CACHE_SUCCESS], cache.stats.hits[CACHE_DENIAL]], [0, 1]);
 });
 
@@ -152,7 +152,7 @@ test('an expired denial falls through to a live success entry', () => {
   cache.insert('k', tpl(), CACHE_DENIAL, 5);
   clock.advance(5_000);
   const l = cache.lookup('k');
-  assert.equal(l?.entry.wire, ok.wire);
+  assert.equal(l?.entry.packed, ok.packed);
   assert.equal(l?.ttlSeconds, 55);
 });
 
@@ -163,7 +163,7 @@ test('a success insert removes the denial entry for the same key', () => {
   const entry = cache.insert('k', ok, CACHE_SUCCESS, 60);
   assert.deepEqual(cache.size, { success: 1, denial: 0 });
   assert.equal(cache.lookup('k')?.entry, entry);
-  assert.equal(entry.wire, ok.wire);
+  assert.equal(entry.packed, ok.packed);
   assert.equal(entry.expiresAtMs - entry.storedAtMs, 60_000);
 });
 

@@ -18,7 +18,7 @@ export const OUTCOMES = [
   'refused',
   'other-rcode',
   'timeout',
-  'truncated', // TC bit set
+  'truncated', // TC bit set; with --system: getaddrinfo failed and the reply was truncated (truncation-probe.ts)
   'malformed', // reply that could not be parsed past the header
   'network-error', // send failed, connection refused or closed
 ] as const;
