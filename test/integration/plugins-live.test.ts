@@ -82,6 +82,30 @@ test('template: ANY AAAA answers NODATA (AA) while A still comes from upstream; 
   assert.equal(nx.packet.authorities[0]?.type, 'SOA');
 });
 
+test('template CNAME answers for A get the target looked up through the server, across blocks', async () => {
+  const s = fixtures.services.filter((x) => x.ipv6)[4];
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    forward . ${upstream.address}
+  }
+  .:0 {
+    bind 127.0.0.1
+    template IN A alias.test {
+      answer "{{ .Name }} 60 IN CNAME ${s.name}."
+    }
+    forward . 127.0.0.1:9
+  }`);
+  const r = await queryUdp(d.server, 'www.alias.test', 'A');
+  assert.equal(r.packet.rcode, 'NOERROR');
+  assert.deepEqual(
+    r.packet.answers.map((a) => [a.name, a.type, a.data]),
+    [
+      ['www.alias.test', 'CNAME', s.name],
+      [s.name, 'A', s.ipv4],
+    ],
+  );
+});
+
 test('hosts: inline and file entries, PTR generated, AAAA of a known name is NODATA, file reloaded, fallthrough forwards', async () => {
   const hostsFile = join(dir, 'hosts');
   writeFileSync(hostsFile, '10.9.9.1 filehost.hosts.test\n');
@@ -130,6 +154,23 @@ test('hosts with forward except: hosts still answers an excepted name it knows; 
   assert.equal(await upstream.queryCount({ name: 'other.private.cluster.local' }), 0);
   const s = fixtures.services[30];
   assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'A')).packet, 'A'), [s.ipv4]);
+});
+
+test('reload: changed hosts entries are served at once (the cache with the old answers is not carried over)', async () => {
+  const corefile = (ip: string) => `hosts.test:0 {
+    bind 127.0.0.1
+    cache 300
+    hosts {
+      ${ip} moving.hosts.test
+    }
+  }`;
+  const d = await serve(corefile('10.9.9.10'));
+  assert.deepEqual(answerData((await queryUdp(d.server, 'moving.hosts.test', 'A')).packet, 'A'), ['10.9.9.10']);
+  const next = loadCorefile(corefile('10.9.9.11'), 'Corefile');
+  assert.ok(next.ok);
+  const result = await d.daemon.reload(next.config); // same listener (127.0.0.1, configured port 0)
+  assert.deepEqual(result, { ok: true, changed: true });
+  assert.deepEqual(answerData((await queryUdp(d.server, 'moving.hosts.test', 'A')).packet, 'A'), ['10.9.9.11']);
 });
 
 test('hosts without fallthrough: an unknown name in its zones is SERVFAIL, as in CoreDNS', async () => {
