@@ -16,8 +16,16 @@ import type { CacheStats } from './cache/stats.js';
 import type { ForwardStats } from './forward/stats.js';
 import { probeForLoop, type LoopFinding } from './server/loop-detect.js';
 import { handOverTo, type InheritedListener } from './server/handover.js';
+import { blockCacheId, decodeSnapshot, encodeSnapshot, restoreSnapshot, type SnapshotSource } from './cache/snapshot.js';
+import { readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { Tracer } from './plugins/trace.js';
 
+/**
+ * Receive buffer of the sockets to UDP upstreams: their replies are bounded by maxConcurrent and
+ * each one is awaited, so a large buffer cannot make anyone wait; a small one would lose answers
+ * in a burst. (The listeners' buffer is kept small on purpose: see `udp.receiveBuffer`.)
+ */
+const UPSTREAM_UDP_BUFFER_BYTES = 8 << 20;
 
 export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
 
@@ -29,6 +37,13 @@ export interface DaemonOptions {
   readonly services?: DaemonService[];
   /** Listening sockets inherited from a predecessor (restart without a gap). */
   readonly inherited?: Map<string, InheritedListener>;
+  /** A predecessor's cache snapshot (cache/snapshot.ts), restored before the listeners serve. */
+  readonly warmCache?: Buffer | null;
+  /**
+   * Warm start across restarts: read at start (if present) and written when shutdown begins, so
+   * the next daemon on this node (a restart, a rollout's new pod) starts with this cache.
+   */
+  readonly cacheSnapshotFile?: string;
   /** Count per-query metrics even without a metrics listener (tests, embedding). Default true. */
   readonly alwaysCountQueries?: boolean;
 }
@@ -46,9 +61,10 @@ export class Daemon {
   private current: Config | null = null;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   reloadFailures = 0;
+  private ownSnapshotMtimeMs = 0;
   private readonly alwaysCount: boolean;
 
-  constructor(options: DaemonOptions) {
+  constructor(private readonly options: DaemonOptions) {
     this.alwaysCount = options.alwaysCountQueries ?? true;
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
@@ -68,6 +84,7 @@ export class Daemon {
     this.pipeline.countQueries = this.countsQueries(config);
     await this.services.beforeListen(config);
     const blocks = this.buildBlocks(config, []);
+    this.warmUp(blocks);
     const applied = await this.servers.apply(blocks, config);
     if (!applied.ok) {
       for (const b of blocks) b.close();
@@ -77,6 +94,7 @@ export class Daemon {
     this.current = config;
     this.applyTrace(config);
     this.state = 'running';
+    this.watchCacheSnapshot();
     await this.services.afterListen(config);
     this.logger.info(
       {
@@ -119,9 +137,9 @@ export class Daemon {
     this.pipeline.tracer = config.trace ? new Tracer(config.trace) : null;
   }
 
-  /** Query counting is on when /metrics is served here or by a cluster primary (workers). */
+  /** Query counting is on when /metrics is served (with workers > 1, by the main thread for all of them). */
   private countsQueries(config: Config): boolean {
-    return this.alwaysCount || config.metrics.listen !== null || config.workers > 1;
+    return this.alwaysCount || config.metrics.listen !== null;
   }
 
   /** Blocks for a config; caches and forwarders whose settings did not change are carried over. */
@@ -145,7 +163,7 @@ export class Daemon {
         cacheDonor.cache!.stats.zones = block.zones.join(',');
       }
       const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
-      return BlockRuntime.create(block, servers, this.clock, config.udp.receiveBufferBytes, {
+      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), {
         ...(cacheDonor ? { cache: cacheDonor.cache } : {}),
         ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}),
       });
@@ -185,6 +203,8 @@ export class Daemon {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     this.services.lameduck();
+    this.unwatchCacheSnapshot();
+    this.writeCacheSnapshot(); // first: a successor already serving (surge rollout) merges it now
     if (lameduckMs > 0) {
       this.logger.info({ lameduckMs }, 'lameduck: still serving before shutdown');
       await new Promise((r) => setTimeout(r, lameduckMs));
@@ -206,11 +226,12 @@ export class Daemon {
     const listeners = this.servers.listeners().map((l) => ({ key: `${l.host}|${l.configuredPort}`, udp: l.udp.rawSocket()!, tcp: l.tcp.rawServer()! }));
     let child;
     try {
-      child = await handOverTo(listeners);
+      child = await handOverTo(listeners, this.cacheSnapshot().data);
     } catch (err) {
       return { ok: false, error: (err as Error).message };
     }
     this.state = 'stopping';
+    this.unwatchCacheSnapshot();
     await this.servers.stopReceiving();
     await this.services.detach(); // frees the health and metrics ports for the successor at once
     await this.drainAndClose();
@@ -225,6 +246,70 @@ export class Daemon {
     await new Promise((r) => setTimeout(r, 50)); // let the last replies leave before the sockets close
     await this.servers.close(0);
     for (const b of this.blocks) b.close();
+  }
+
+  /** The caches of the current blocks, each under the id its successor's block will look for. */
+  private cacheSources(blocks: readonly BlockRuntime[] = this.blocks): SnapshotSource[] {
+    return blocks.flatMap((b) => (b.cache ? [{ id: blockCacheId(b.config.zones), cache: b.cache }] : []));
+  }
+
+  /** Every usable cache entry, encoded (cache/snapshot.ts). */
+  cacheSnapshot(): { data: Buffer; entries: number } {
+    return encodeSnapshot(this.cacheSources(), this.clock);
+  }
+
+  /** Start: the predecessor's cache (handover) or the snapshot file, into the new blocks' caches. */
+  private warmUp(blocks: readonly BlockRuntime[]): void {
+    const sources: [string, Buffer | null][] = [['the previous process', this.options.warmCache ?? null]];
+    const file = this.options.cacheSnapshotFile;
+    if (file && !this.options.warmCache) sources.push([file, readSnapshotFile(file, this.logger)]);
+    for (const [from, data] of sources) {
+      if (!data) continue;
+      const decoded = decodeSnapshot(data);
+      if (!decoded.ok) {
+        this.logger.warn({ from, err: decoded.error }, 'cache snapshot ignored');
+        continue;
+      }
+      const { restored, skipped } = restoreSnapshot(decoded.blocks, this.cacheSources(blocks), this.clock);
+      this.logger.info({ from, restored, skipped }, `warm start: ${restored} cache entries restored`);
+    }
+  }
+
+  /**
+   * Surge rollout: this daemon started beside its predecessor, which writes its snapshot only when
+   * its shutdown begins. Poll the file (a stat per second) and merge what another daemon wrote.
+   */
+  private watchCacheSnapshot(): void {
+    const file = this.options.cacheSnapshotFile;
+    if (!file) return;
+    watchFile(file, { interval: 1000, persistent: false }, (cur, prev) => {
+      if (cur.mtimeMs === prev.mtimeMs || cur.mtimeMs === 0 || cur.mtimeMs === this.ownSnapshotMtimeMs || this.state !== 'running') return;
+      const data = readSnapshotFile(file, this.logger);
+      const decoded = data ? decodeSnapshot(data) : null;
+      if (!decoded?.ok) return;
+      const { restored, skipped } = restoreSnapshot(decoded.blocks, this.cacheSources(), this.clock);
+      this.logger.info({ from: file, restored, skipped }, `merged ${restored} cache entries another daemon wrote`);
+    });
+  }
+
+  private unwatchCacheSnapshot(): void {
+    if (this.options.cacheSnapshotFile) unwatchFile(this.options.cacheSnapshotFile);
+  }
+
+  private writeCacheSnapshot(): void {
+    const file = this.options.cacheSnapshotFile;
+    if (!file) return;
+    try {
+      const { data, entries } = this.cacheSnapshot();
+      // Written whole, then renamed: a reader never sees half a snapshot. Cached answers are the
+      // cluster's data: readable by root only.
+      writeFileSync(`${file}.tmp`, data, { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+      this.ownSnapshotMtimeMs = statSync(file).mtimeMs;
+      this.logger.info({ file, entries, bytes: data.length }, 'cache snapshot written for the next daemon');
+    } catch (err) {
+      this.logger.error({ file, err: (err as Error).message }, 'cannot write the cache snapshot');
+    }
   }
 
   /** The longest whole-query forward deadline of the current blocks (a miss answers within it). */
@@ -289,4 +374,14 @@ function pluginNames(block: ServerBlockConfig): string[] {
     if (p.dns64) names.push('dns64');
   }
   return names;
+}
+
+/** The snapshot file's bytes, or null when there is none (a first start) or it cannot be read. */
+function readSnapshotFile(file: string, logger: Logger): Buffer | null {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ file, err: (err as Error).message }, 'cannot read the cache snapshot');
+    return null;
+  }
 }

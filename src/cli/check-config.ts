@@ -17,7 +17,7 @@ import { PLACEHOLDER, generateCorefile } from '../kube/template.js';
  * sed (deploy/README.md: domain, link-local IP, kube-dns IP), then node-cache at start (the
  * -localip list, kube-dns-upstream's ClusterIP, upstream servers).
  */
-export const SAMPLE_VALUES = {
+const SAMPLE_VALUES = {
   dnsDomain: 'cluster.local',
   localDns: '169.254.20.10',
   dnsServer: '10.96.0.10', // kube-dns's ClusterIP
@@ -40,7 +40,7 @@ interface Corefile {
   readonly where: string; // e.g. "ConfigMap kube-system/node-local-dns data.Corefile"; '' for a Corefile file
 }
 
-export type CheckResult = { ok: true; summary: string } | { ok: false; issues: ConfigIssue[] };
+type CheckResult = { ok: true; summary: string } | { ok: false; issues: ConfigIssue[] };
 
 export function checkConfigFile(file: string): CheckResult {
   let text: string;

@@ -1,7 +1,8 @@
 // The `run` command: resolve the config (YAML, node-cache flags + Corefile template, or the
 // embedded default), start the daemon with its services (node interface and iptables, health and
 // metrics HTTP), reload on file changes and SIGUSR1, and shut down on SIGTERM/SIGINT/SIGQUIT.
-import { writeFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { writeFileWithMode } from '../util/write-file.js';
 import type { CliFlags } from './args.js';
 import { resolveConfig, type ResolvedConfig } from '../config/sources.js';
 import { formatIssue } from '../config/load.js';
@@ -21,7 +22,7 @@ import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { WorkerPool } from '../cluster/primary.js';
 import { StatsAggregate } from '../cluster/snapshot.js';
-import { announceFailure, announceReady, isSuccessor, receiveListeners } from '../server/handover.js';
+import { announceFailure, announceReady, isSuccessor, receiveListeners, takeInheritedCacheSnapshot } from '../server/handover.js';
 
 /** Reloads pick up file changes within this period (ConfigMap updates arrive as symlink swaps). */
 const CONFIG_POLL_MS = 2000;
@@ -86,7 +87,9 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   const inherited = successor ? await receiveListeners() : undefined;
   if (successor) logger.info({ listeners: [...(inherited?.keys() ?? [])] }, 'taking over listening sockets from the previous process');
   if (aggregate) daemon = pool = new WorkerPool({ logger, services, stats: aggregate, inherited });
-  else daemon = new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false });
+  // Warm start (single process): the predecessor's cache from the handover, else the snapshot file
+  // NLD_CACHE_SNAPSHOT (written when a daemon shuts down; see deploy/README.md).
+  else daemon = new Daemon({ logger, dnsStats, services, inherited, reusePort: REUSE_PORT_SUPPORTED, alwaysCountQueries: false, warmCache: successor ? takeInheritedCacheSnapshot() : null, ...(env.NLD_CACHE_SNAPSHOT ? { cacheSnapshotFile: env.NLD_CACHE_SNAPSHOT } : {}) });
   try {
     await daemon.start(first.config);
     if (successor) announceReady();
@@ -220,7 +223,7 @@ function pidFileService(path: string): DaemonService {
   return {
     name: 'pidfile',
     async afterListen(_config: Config) {
-      writeFileSync(path, `${process.pid}\n`);
+      writeFileWithMode(path, `${process.pid}\n`);
     },
     async close() {
       rmSync(path, { force: true });

@@ -23,6 +23,7 @@ import type { FromWorker, ToWorker } from './messages.js';
 const WORKER_START_TIMEOUT_MS = 15_000;
 const STATS_TIMEOUT_MS = 500;
 const WORKER_STOP_TIMEOUT_MS = 10_000;
+const RESTART_DELAY_MS = 500;
 const MAIN_WORKER = 0;
 
 export interface WorkerPoolOptions {
@@ -62,6 +63,8 @@ export class WorkerPool {
   private stopping = false;
   private requestId = 0;
   reloadFailures = 0;
+  /** Worker threads started to replace one that exited. */
+  restarts = 0;
 
   constructor(options: WorkerPoolOptions) {
     this.logger = options.logger;
@@ -104,8 +107,14 @@ export class WorkerPool {
       this.stats.retire(thread.threadId);
       if (this.threads.get(index) !== worker || this.stopping) return;
       this.threads.delete(index);
+      this.restarts++;
       this.logger.error({ worker: index, code }, 'worker thread exited; starting a new one');
-      if (this.current) this.startThread(index, this.current).catch((err) => this.logger.error({ worker: index, err: (err as Error).message }, 'worker restart failed'));
+      // A short pause, so that a worker failing at start does not spin.
+      setTimeout(() => {
+        if (this.current && !this.stopping && !this.threads.has(index)) {
+          this.startThread(index, this.current).catch((err) => this.logger.error({ worker: index, err: (err as Error).message }, 'worker restart failed'));
+        }
+      }, RESTART_DELAY_MS);
     });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${index} did not start in ${WORKER_START_TIMEOUT_MS} ms`)), WORKER_START_TIMEOUT_MS);

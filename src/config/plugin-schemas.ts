@@ -47,6 +47,17 @@ export const rewriteRuleSchema = z.discriminatedUnion('field', [
   }),
   z.strictObject({ field: z.enum(['type', 'class']), continue: z.boolean().default(false), from: z.string(), to: z.string() }),
   z.strictObject({ field: z.literal('ttl'), continue: z.boolean().default(false), match: matchEnum, name: z.string(), ttl: z.union([z.string(), z.number()]) }),
+  z.strictObject({
+    field: z.literal('edns0'),
+    continue: z.boolean().default(false),
+    option: z.enum(['local', 'nsid', 'subnet']),
+    action: z.enum(['set', 'append', 'replace', 'unset']),
+    code: z.number().int().min(0).max(65535).default(0), // local
+    data: z.string().regex(/^([0-9a-f]{2})*$/i, 'must be hex').default(''), // local
+    variable: z.enum(['{qname}', '{qtype}', '{client_ip}', '{client_port}', '{protocol}']).nullable().default(null), // local
+    v4Bits: z.number().int().min(0).max(32).default(0), // subnet
+    v6Bits: z.number().int().min(0).max(128).default(0),
+  }),
 ]);
 
 export type RawRewriteRule = z.output<typeof rewriteRuleSchema>;

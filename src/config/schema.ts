@@ -258,9 +258,13 @@ export const configSchema = z
         maxQueuedBytesPerConnection: positiveInt.default(65_536),
       })
       .prefault({}),
+    // The receive buffer bounds how long a query can wait to be read: about 832 bytes per queued
+    // datagram, and the kernel doubles what is asked. 256 KiB holds about 630 queries (a few ms
+    // of work; CoreDNS keeps the kernel default, about 256); 8 MiB held 10,000, and under
+    // overload every answer waited for all of them (bench/udp-overload.ts).
     udp: z
-      .strictObject({ receiveBuffer: positiveInt.default(8 << 20), sendBuffer: positiveInt.default(8 << 20) })
-      .default({ receiveBuffer: 8 << 20, sendBuffer: 8 << 20 }),
+      .strictObject({ receiveBuffer: positiveInt.default(256 << 10), sendBuffer: positiveInt.default(8 << 20) })
+      .prefault({}),
     workers: positiveInt.max(64).default(1),
     reload: z.strictObject({ interval: duration.default(0) }).default({ interval: 0 }),
     node: nodeSchema.nullable().default(null),

@@ -7,7 +7,8 @@
 //   4. nothing                                 → the embedded default (loopback, port 5353)
 // It returns errors as values and the files to watch for the next reload; it never throws, logs,
 // or touches the network, and the only file it writes is the generated Corefile at -conf.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { writeFileWithMode } from '../util/write-file.js';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_KUBE_DNS_DIR, type CliFlags } from './flags.js';
@@ -256,11 +257,14 @@ function resolvConfPaths(raw: RawConfig): string[] {
   return out;
 }
 
-/** node-cache writes the file on every sync (mode 0666); skipping identical content avoids spurious watch events. */
+/**
+ * node-cache writes the file on every sync (mode 0666 less the umask); we write it with 0644
+ * whatever the umask, and skip identical content, which avoids spurious watch events.
+ */
 function writeIfChanged(path: string, text: string): { ok: true } | { ok: false; error: string } {
   try {
     if (existsSync(path) && readFileSync(path, 'utf8') === text) return { ok: true };
-    writeFileSync(path, text, { mode: 0o666 });
+    writeFileWithMode(path, text);
     return { ok: true };
   } catch (err) {
     return { ok: false, error: (err as Error).message };

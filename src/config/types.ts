@@ -151,6 +151,17 @@ export interface HostsConfig {
   readonly fallthroughUnsupported: boolean; // other qtypes of a known name go on instead of NODATA
 }
 
+/** `rewrite edns0 ...`: one option edit of the query. */
+export interface Edns0RuleConfig {
+  readonly option: 'local' | 'nsid' | 'subnet';
+  readonly action: 'set' | 'append' | 'replace' | 'unset';
+  readonly code: number; // local: the option code; nsid 3; subnet 8
+  readonly data: string; // local: hex
+  readonly variable: string | null; // local: {qname} {qtype} {client_ip} {client_port} {protocol}
+  readonly v4Bits: number; // subnet mask lengths
+  readonly v6Bits: number;
+}
+
 export type NameMatch = 'exact' | 'prefix' | 'suffix' | 'substring' | 'regex';
 
 /** One `rewrite` rule, in Corefile order. */
@@ -166,7 +177,8 @@ export type RewriteRuleConfig =
       readonly answerValue: readonly (readonly [string, string])[];
     }
   | { readonly field: 'type' | 'class'; readonly stop: boolean; readonly from: number; readonly to: number }
-  | { readonly field: 'ttl'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly min: number; readonly max: number };
+  | { readonly field: 'ttl'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly min: number; readonly max: number }
+  | { readonly field: 'edns0'; readonly stop: boolean; readonly edns0: Edns0RuleConfig };
 
 /** CoreDNS `dns64`. */
 export interface Dns64Config {

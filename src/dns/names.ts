@@ -12,7 +12,7 @@ export type NameResult = { ok: true; wire: Buffer } | { ok: false; error: string
  * root). Printable ASCII only (use punycode for IDNs); every label 1-63 bytes, 255 in all.
  */
 export function encodeName(name: string): NameResult {
-  if (name === '' ) return { ok: false, error: 'empty name' };
+  if (name === '') return { ok: false, error: 'empty name' };
   if (name === '.') return { ok: true, wire: Buffer.from([0]) };
   if (/\s/.test(name)) return { ok: false, error: `'${name}' contains whitespace` };
   if (/[^\x21-\x7e]/.test(name)) return { ok: false, error: `'${name}' must be ASCII (use punycode)` };
@@ -29,12 +29,6 @@ export function encodeName(name: string): NameResult {
   }
   return { ok: true, wire };
 }
-
-/** "a.b" → "a.b."; the root stays ".". */
-export const absolute = (name: string): string => (name.endsWith('.') ? name : `${name}.`);
-
-/** Number of dots in a name as typed, as resolv.conf's ndots counts them (a trailing dot excluded). */
-export const countDots = (name: string): number => (name.endsWith('.') ? name.slice(0, -1) : name).split('.').length - 1;
 
 /**
  * Reads a possibly compressed name at `offset` into presentation form ("a.example.", "." for the

@@ -7,15 +7,18 @@
 import type { PluginsConfig } from '../config/types.js';
 import { keyToName, parseQuery, type ParsedQuery } from '../dns/query.js';
 import { analyzeReply, clientLimit, renderReply, toTemplate, type ReplyAnalysis, type ReplyTemplate } from '../dns/reply.js';
-import { RCODE } from '../dns/constants.js';
+import { RCODE, TYPE } from '../dns/constants.js';
 import type { ReplyChannel } from '../server/pipeline.js';
 import { capPayload } from './bufsize.js';
 import { roundRobin } from './loadbalance.js';
 import { RewriteHandler, revertReply, rewriteQuery, type RewriteResult } from './rewrite.js';
+import { decodeMessage, encodeMessage, rdataNames, type Message } from './message.js';
 import { TemplateHandler } from './template.js';
 import { HostsHandler } from './hosts.js';
 import { localQuestion, type LocalAnswerer } from './local-answer.js';
 import { whoamiReply } from './whoami.js';
+import { readEdns, writeEdns, type ClientInfo } from './rewrite-edns0.js';
+import { peerAddress } from './common.js';
 import { Dns64 } from './dns64.js';
 
 /** Where a plugin sends a query through the whole block again (dns64's A lookup): the pipeline. */
@@ -43,6 +46,8 @@ export class BlockPlugins {
   /** template or hosts: misses are answered here before forward (even without forward). */
   readonly answersLocally: boolean;
   readonly whoami: boolean;
+  /** A template answers with CNAME records: A/AAAA replies get the target's records looked up (CoreDNS's upstream). */
+  private readonly followsCnames: boolean;
 
   constructor(readonly config: PluginsConfig) {
     this.template = config.template.length > 0 ? new TemplateHandler(config.template) : null;
@@ -52,21 +57,24 @@ export class BlockPlugins {
     this.local = [this.template, this.hosts].filter((h): h is TemplateHandler | HostsHandler => h !== null);
     this.answersLocally = this.local.length > 0;
     this.whoami = config.whoami;
+    this.followsCnames = config.template.some((t) => t.answer.some((a) => /\sCNAME\s/i.test(a)));
   }
 
   /** bufsize and rewrite on the query; dns64, loadbalance and rewrite's reverter on the replies. Null: nothing changes. */
-  enter<P>(msg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, server: QueryServer): Entered<P> | null {
+  enter<P>(msg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, peer: P, server: QueryServer): Entered<P> | null {
     let m = msg;
     let q = query;
     let rewritten: RewriteResult | null = null;
     if (this.rewrite) {
-      rewritten = this.rewrite.rewrite(keyToName(q.key), q.qtype, q.qclass);
+      const edns = this.rewrite.editsEdns ? { state: readEdns(msg, query.questionEnd), client: clientInfo(channel.remote(peer), channel.tcp) } : null;
+      rewritten = this.rewrite.rewrite(keyToName(q.key), q.qtype, q.qclass, edns);
       if (rewritten) {
         const next = rewriteQuery(m, q.questionEnd, rewritten.name, rewritten.qtype, rewritten.qclass);
         const parsed = next && parseQuery(next);
         // CoreDNS: "invalid name after rewrite" is SERVFAIL.
         if (!next || !parsed || !parsed.ok) return { msg, query, channel, rcode: RCODE.SERVFAIL };
-        m = next;
+        // EDNS0 edits change what is forwarded, not the client's own EDNS view (parsed before them).
+        m = edns?.state.changed ? writeEdns(next, parsed.query.questionEnd, edns.state) : next;
         q = parsed.query;
       }
     }
@@ -77,22 +85,25 @@ export class BlockPlugins {
         q = capped.query;
       }
     }
-    const revert = rewritten?.revert ? rewritten : null;
+    const questionChanged = rewritten !== null && (rewritten.rules.length > 0 || q.key !== query.key);
+    const revert = rewritten?.revert && questionChanged ? rewritten : null;
     const dns64 = this.dns64?.intercepts(query.qtype, query.qclass, channel.familyIndex === 1) ? this.dns64 : null;
     const balance = this.config.loadbalance;
-    if (!revert && !balance && !dns64) return m === msg ? null : { msg: m, query: q, channel, rcode: 0 };
+    const follow = this.followsCnames && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA) && !followUps.has(msg);
+    if (!revert && !balance && !dns64 && !follow) return m === msg ? null : { msg: m, query: q, channel, rcode: 0 };
+    const finish = (reply: Buffer, peer: P): void => {
+      let out = revert ? fit(revertReply(reply, msg, revert), msg, query, channel.tcp) : reply;
+      if (balance) out = roundRobin(out);
+      if (dns64 && dns64.wants(out)) synthesizeAaaa(dns64, out, msg, query, channel, peer, server);
+      else channel.send(out, peer);
+    };
     const wrapped: ReplyChannel<P> = {
       tcp: channel.tcp,
       familyIndex: channel.familyIndex,
       router: channel.router,
       discard: (peer) => channel.discard(peer),
       remote: (peer) => channel.remote(peer),
-      send: (reply, peer) => {
-        let out = revert ? fit(revertReply(reply, msg, revert), msg, query, channel.tcp) : reply;
-        if (balance) out = roundRobin(out);
-        if (dns64 && dns64.wants(out)) synthesizeAaaa(dns64, out, msg, query, channel, peer, server);
-        else channel.send(out, peer);
-      },
+      send: (reply, peer) => (follow ? followCname(reply, m, q, channel, peer, server, finish) : finish(reply, peer)),
     };
     return { msg: m, query: q, channel: wrapped, rcode: 0 };
   }
@@ -123,12 +134,62 @@ export class BlockPlugins {
   }
 }
 
+function clientInfo(remote: string, tcp: boolean): ClientInfo {
+  const peer = peerAddress(remote);
+  return { address: peer?.address ?? Buffer.alloc(4), port: peer?.port ?? 0, tcp };
+}
+
 /** A re-encoded reply larger than the client takes is cut as every reply is (src/dns/reply.ts). */
 function fit(reply: Buffer, clientMsg: Buffer, query: ParsedQuery, tcp: boolean): Buffer {
   const limit = clientLimit(query, tcp);
   if (reply.length <= limit) return reply;
   const analysis = analyzeReply(reply);
   return analysis ? renderReply(toTemplate(reply, analysis, query.questionEnd), clientMsg, query, { ttl: -1, authoritative: false, limit }) : reply;
+}
+
+/** The lookups template CNAME follow-ups send through the pipeline: they are not followed again. */
+const followUps = new WeakSet<Buffer>();
+
+/**
+ * template (CoreDNS): an A/AAAA answer whose CNAME chain ends at a name without records of the
+ * asked type gets the target looked up through the whole server (other blocks included) and its
+ * answer records appended, its TC copied. Replies that need nothing pass straight on.
+ */
+function followCname<P>(reply: Buffer, clientMsg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, peer: P, server: QueryServer, finish: (reply: Buffer, peer: P) => void): void {
+  const m = (reply[3] & 0x0f) === RCODE.NOERROR ? decodeMessage(reply) : null;
+  const target = m && danglingCnameTarget(m, query.qtype);
+  const lookup = target ? rewriteQuery(clientMsg, query.questionEnd, target, query.qtype, query.qclass) : null;
+  if (!m || !lookup) return finish(reply, peer);
+  followUps.add(lookup);
+  let answered = false;
+  const once = (up: Buffer, p: P): void => {
+    if (answered) return;
+    answered = true;
+    const upstream = up === reply ? null : decodeMessage(up);
+    if (!upstream) return finish(reply, p);
+    m.answer.push(...upstream.answer);
+    if (upstream.flags & 0x0200) m.flags |= 0x0200;
+    finish(encodeMessage(m) ?? reply, p);
+  };
+  const capture: ReplyChannel<P> = {
+    tcp: channel.tcp,
+    familyIndex: channel.familyIndex,
+    router: channel.router,
+    remote: (p) => channel.remote(p),
+    send: once,
+    discard: (p) => once(reply, p),
+  };
+  server.handle(lookup, capture, peer);
+}
+
+/** The end of the answer's CNAME chain when nothing of `qtype` is there for it; null otherwise. */
+function danglingCnameTarget(m: Message, qtype: number): string | null {
+  const cnames = m.answer.filter((r) => r.type === TYPE.CNAME);
+  if (cnames.length === 0) return null;
+  const target = rdataNames(cnames[cnames.length - 1])[0];
+  if (!target) return null;
+  const lower = target.toLowerCase();
+  return m.answer.some((r) => r.type === qtype && r.name.toLowerCase() === lower) ? null : target;
 }
 
 /** dns64: looks the name's A records up through the whole block, then answers with AAAA records made from them. */

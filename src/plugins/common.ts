@@ -2,6 +2,7 @@
 // regular expressions in JavaScript, and building a reply to a query from records.
 import { FLAG_AA, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_CD } from '../dns/constants.js';
 import { decodeMessage, encodeMessage, type Record } from './message.js';
+import { addressBytes } from './rr-text.js';
 
 /** CoreDNS plugin.Zones.Matches: the longest zone `name` is in, or undefined. Names lower-case, trailing dot. */
 export function matchZone(name: string, zones: readonly string[]): string | undefined {
@@ -62,4 +63,11 @@ export function replyTo(query: Uint8Array, s: ReplySections): Buffer | null {
     authority: [...(s.authority ?? [])],
     additional: [...(s.additional ?? [])],
   });
+}
+
+/** A channel's "ip:port" / "[ip]:port" → address bytes (IPv4-mapped IPv6 as IPv4) and port. */
+export function peerAddress(remote: string): { address: Buffer; port: number } | null {
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(remote);
+  const address = m ? addressBytes(m[1].replace(/^::ffff:(?=\d+\.)/i, '')) : undefined;
+  return m && address ? { address, port: Number(m[2]) } : null;
 }

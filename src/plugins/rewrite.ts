@@ -3,8 +3,8 @@
 // for `exact`), `answer name` or `answer value` the records' names mapped back. Rules apply in
 // Corefile order; a matching `stop` rule (the default) ends the list, `continue` goes on. Reply
 // rules run in reverse order over the authority, answer and additional records, as CoreDNS does.
-// Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl. The edns0,
-// cname and rcode fields are accepted with a warning and not applied.
+// Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl, edns0
+// (rewrite-edns0.ts). The cname and rcode fields are accepted with a warning and not applied.
 import type { RawRewriteRule } from '../config/plugin-schemas.js';
 import type { NameMatch, RewriteRuleConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
@@ -12,6 +12,7 @@ import { HEADER_SIZE, TYPE } from '../dns/constants.js';
 import { goRegExp } from './common.js';
 import { parseClass, parseType } from '../dns/qtypes.js';
 import { decodeMessage, encodeMessage, nameToWire, type Record } from './message.js';
+import { applyEdns0, parseEdns0Args, type ClientInfo, type EdnsState } from './rewrite-edns0.js';
 
 // ---------------------------------------------------------------------------------------------
 // Corefile: rewrite [continue|stop] FIELD [TYPE] [(FROM TO)|TTL] [OPTIONS], or the block form
@@ -19,7 +20,6 @@ import { decodeMessage, encodeMessage, nameToWire, type Record } from './message
 
 const MATCHES: readonly NameMatch[] = ['exact', 'prefix', 'suffix', 'substring', 'regex'];
 const UNSUPPORTED_FIELDS: { readonly [f: string]: string } = {
-  edns0: 'EDNS0 options are not added to forwarded queries',
   cname: 'CNAME target rewriting is not supported',
   rcode: 'response code rewriting is not supported',
 };
@@ -60,6 +60,16 @@ export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
       else if (rest.length === 3) Object.assign(raw, { match: rest[0].toLowerCase(), name: rest[1], ttl: rest[2] });
       else return fail('ttl rules take [MATCH] NAME TTL');
       break;
+    case 'edns0': {
+      const parsed = parseEdns0Args(rest);
+      if ('ignoredReason' in parsed) {
+        b.ignore('rewrite', d.line, parsed.ignoredReason);
+        return;
+      }
+      if ('error' in parsed) return fail(parsed.error);
+      Object.assign(raw, parsed.rule);
+      break;
+    }
     case 'answer':
       return fail('response rewrites must begin with a name rule');
     default:
@@ -155,6 +165,10 @@ export function validateRewriteRule(r: RawRewriteRule): { config: RewriteRuleCon
       if (to === undefined) return { field: 'to', error: `must be a ${r.field} name, got ${JSON.stringify(r.to)}` };
       return { config: { field: r.field, stop, from, to } };
     }
+    case 'edns0': {
+      const code = r.option === 'nsid' ? 3 : r.option === 'subnet' ? 8 : r.code;
+      return { config: { field: 'edns0', stop, edns0: { option: r.option, action: r.action, code, data: r.data.toLowerCase(), variable: r.variable, v4Bits: r.v4Bits, v6Bits: r.v6Bits } } };
+    }
     case 'ttl': {
       const range = ttlRange(String(r.ttl));
       if (!range) return { field: 'ttl', error: `must be a TTL: a number, or a range MIN-MAX, -MAX or MIN-, got ${JSON.stringify(r.ttl)}` };
@@ -231,8 +245,16 @@ export interface RewriteResult {
   readonly rules: readonly ResponseRule[];
 }
 
+/** The query's EDNS0 options for edns0 rules, and who asked. */
+export interface EdnsContext {
+  readonly state: EdnsState;
+  readonly client: ClientInfo;
+}
+
 export class RewriteHandler {
   private readonly rules: CompiledRule[];
+  /** Some rule edits EDNS0 options: the caller reads the query's OPT for rewrite(). */
+  readonly editsEdns: boolean;
 
   constructor(configs: readonly RewriteRuleConfig[]) {
     this.rules = configs.map((config) => {
@@ -252,10 +274,11 @@ export class RewriteHandler {
       }
       return { config, regex, staticRules };
     });
+    this.editsEdns = configs.some((c) => c.field === 'edns0');
   }
 
-  /** Applies the rules to a question (name lower-case); null when no rule matched. */
-  rewrite(name: string, qtype: number, qclass: number): RewriteResult | null {
+  /** Applies the rules to a question (name lower-case) and `edns`; null when no rule matched. */
+  rewrite(name: string, qtype: number, qclass: number, edns: EdnsContext | null = null): RewriteResult | null {
     const original = name;
     let matched = false;
     const rules: ResponseRule[] = [];
@@ -293,6 +316,9 @@ export class RewriteHandler {
             rules.push(...r.staticRules);
             done = true;
           }
+          break;
+        case 'edns0':
+          done = edns !== null && applyEdns0(c.edns0, edns.state, name, qtype, edns.client);
           break;
       }
       if (!done) continue;

@@ -4,8 +4,7 @@
 // only in blocks without forward (or for names forward's `except` leaves out).
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { TYPE } from '../dns/constants.js';
-import { replyTo } from './common.js';
-import { addressBytes } from './rr-text.js';
+import { peerAddress, replyTo } from './common.js';
 import type { Record } from './message.js';
 
 export function parseWhoamiDirective(d: Directive, b: BlockBuilder): void {
@@ -16,11 +15,11 @@ export function parseWhoamiDirective(d: Directive, b: BlockBuilder): void {
 
 /** The whoami reply for a query from `remote` ("ip:port" or "[ipv6]:port"). */
 export function whoamiReply(query: Buffer, name: string, qclass: number, remote: string, tcp: boolean): Buffer | null {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(remote);
-  const ip = m ? addressBytes(m[1].replace(/^::ffff:(?=\d+\.)/, '')) : undefined;
-  if (!m || !ip) return null;
+  const peer = peerAddress(remote);
+  if (!peer) return null;
+  const ip = peer.address;
   const port = Buffer.alloc(6);
-  port.writeUInt16BE(Number(m[2]), 4);
+  port.writeUInt16BE(peer.port, 4);
   const proto = tcp ? '_tcp' : '_udp';
   const additional: Record[] = [
     { name, type: ip.length === 4 ? TYPE.A : TYPE.AAAA, class: qclass, ttl: 0, rdata: [ip] },

@@ -22,9 +22,6 @@ export const INSTANCE_ID = workerThreadData?.instanceId ?? `${hostname()}/${proc
 /** What this thread answers: the process id, plus `/wN` in worker thread N (which worker answered). */
 export const ANSWER_ID = workerThreadData ? `${INSTANCE_ID}/w${workerThreadData.index}` : INSTANCE_ID;
 
-/** True for an id.server answer from this process (any of its worker threads). */
-export const isOwnInstance = (id: string): boolean => id === INSTANCE_ID || id.startsWith(`${INSTANCE_ID}/w`);
-
 /**
  * Name of this instance in instance-check answers: derived from INSTANCE_ID (so every worker
  * thread answers with the same token) without showing hostname or PID.

@@ -12,7 +12,7 @@ const WINDOW_MS = 5000;
 const PREFIX = '[ERROR] plugin/errors: ';
 
 /** The errors plugin's text for one failed query. */
-export function formatErrorLine(rcode: number, qname: string, qtype: number, error: string): string {
+function formatErrorLine(rcode: number, qname: string, qtype: number, error: string): string {
   return `${PREFIX}${rcode} ${qname} ${typeName(qtype)}: ${error}`;
 }
 

@@ -21,7 +21,21 @@ export interface InheritedListener {
   stopBufferingTcp?: () => void;
 }
 
-type HandoverMessage = { type: 'listener'; key: string; proto: 'udp' | 'tcp' } | { type: 'done'; count: number } | { type: 'ready' } | { type: 'failed'; error: string };
+type HandoverMessage =
+  | { type: 'listener'; key: string; proto: 'udp' | 'tcp' }
+  | { type: 'cache'; data: string } // cache snapshot (cache/snapshot.ts), base64
+  | { type: 'done'; count: number }
+  | { type: 'ready' }
+  | { type: 'failed'; error: string };
+
+let inheritedCache: Buffer | null = null;
+
+/** In the successor, after receiveListeners(): the predecessor's cache snapshot (once), or null. */
+export function takeInheritedCacheSnapshot(): Buffer | null {
+  const data = inheritedCache;
+  inheritedCache = null;
+  return data;
+}
 
 /** True in a process started by handOverTo(). */
 export const isSuccessor = (): boolean => process.env[HANDOVER_ENV] === '1' && typeof process.send === 'function';
@@ -67,7 +81,8 @@ export function receiveListeners(timeoutMs = 5000): Promise<Map<string, Inherite
         }
         inherited.set(msg.key, entry);
         received++;
-      } else if (msg?.type === 'done') expected = msg.count;
+      } else if (msg?.type === 'cache' && typeof msg.data === 'string') inheritedCache = Buffer.from(msg.data, 'base64');
+      else if (msg?.type === 'done') expected = msg.count;
       if (expected >= 0 && received >= expected) finish();
     };
     process.on('message', onMessage);
@@ -85,10 +100,10 @@ export function announceFailure(error: string): void {
 
 /**
  * In the running process: starts the successor (same node, same arguments) and passes it the
- * listeners. Resolves when the successor is serving; rejects if it fails or times out (the caller
- * then keeps serving).
+ * listeners and the cache snapshot (so it starts warm). Resolves when the successor is serving;
+ * rejects if it fails or times out (the caller then keeps serving).
  */
-export function handOverTo(listeners: readonly { key: string; udp: UdpSocket; tcp: TcpServer }[], timeoutMs = 15000): Promise<ChildProcess> {
+export function handOverTo(listeners: readonly { key: string; udp: UdpSocket; tcp: TcpServer }[], cacheSnapshot: Buffer | null = null, timeoutMs = 15000): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, [HANDOVER_ENV]: '1' },
@@ -116,6 +131,7 @@ export function handOverTo(listeners: readonly { key: string; udp: UdpSocket; tc
       child.send({ type: 'listener', key: l.key, proto: 'udp' } satisfies HandoverMessage, l.udp);
       child.send({ type: 'listener', key: l.key, proto: 'tcp' } satisfies HandoverMessage, l.tcp);
     }
+    if (cacheSnapshot) child.send({ type: 'cache', data: cacheSnapshot.toString('base64') } satisfies HandoverMessage);
     child.send({ type: 'done', count: listeners.length * 2 } satisfies HandoverMessage);
   });
 }

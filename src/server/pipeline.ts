@@ -4,7 +4,7 @@
 // the block has a query log. Never throws out of handle().
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import { forwardableQuery, isInternetClass, keyToName, parseQuery, type ParsedQuery, type QueryRejection } from '../dns/query.js';
+import { forwardableQuery, isInternetClass, parseQuery, type ParsedQuery, type QueryRejection } from '../dns/query.js';
 import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
 import { RCODE, TYPE } from '../dns/constants.js';
 import { FRESH } from '../cache/response-cache.js';
@@ -14,6 +14,7 @@ import type { MissOutcome } from './block.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
+import { keyToPresentationName } from '../dns/presentation.js';
 import { LoopProbeRegistry } from './loop-detect.js';
 import { chaosKind, chaosReply, isLocalAddress, NOT_CHAOS, remoteAddress } from './chaos.js';
 import type { Tracer } from '../plugins/trace.js';
@@ -91,7 +92,7 @@ export class QueryPipeline {
     const block = route.block;
     if (block.plugins !== null) {
       // bufsize/rewrite change the query; dns64/loadbalance/rewrite wrap the replies (src/plugins/chain.ts).
-      const entered = block.plugins.enter(msg, query, channel, this);
+      const entered = block.plugins.enter(msg, query, channel, peer, this);
       if (entered !== null) {
         if (entered.rcode !== 0) {
           this.reply(errorReply(msg, entered.rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
@@ -138,7 +139,7 @@ export class QueryPipeline {
       (err: unknown) => {
         this.inFlight--;
         this.dnsStats.panics++;
-        this.errors.report(route.zone, RCODE.SERVFAIL, keyToName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+        this.errors.report(route.zone, RCODE.SERVFAIL, keyToPresentationName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
         this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
       },
     );
@@ -169,7 +170,7 @@ export class QueryPipeline {
       return;
     }
     const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
-    this.errors.report(route.zone, rcode, keyToName(query.key), query.qtype, outcome.detail);
+    this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.detail);
     this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
   }
 

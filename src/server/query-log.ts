@@ -1,9 +1,10 @@
 // Optional per-query log in CoreDNS's `log` plugin format (Common Log Format variant):
 //   {remote}:{port} - {id} "{type} {class} {name} {proto} {size} {do} {bufsize}" {rcode} {rflags} {rsize} {duration}
-// Sampled: with sampleRate 0.01 about one query in a hundred is written.
+// Sampled: with sampleRate 0.01 about one query in a hundred is written. The name is escaped as
+// CoreDNS prints it (\. \" \DDD ...), so a forged label cannot add or shift fields.
 import type { Logger } from '../log/logger.js';
 import type { ParsedQuery } from '../dns/query.js';
-import { keyToName } from '../dns/query.js';
+import { keyToPresentationName } from '../dns/presentation.js';
 import { QTYPE_LABELS, RCODE_LABELS, qtypeIndex } from '../metrics/dns-stats.js';
 
 const FLAG_NAMES: [number, number, string][] = [
@@ -25,7 +26,7 @@ export function formatQueryLine(remote: string, query: ParsedQuery, tcp: boolean
   const flags = FLAG_NAMES.filter(([byte, mask]) => reply[byte] & mask)
     .map(([, , n]) => n)
     .join(',');
-  return `${remote} - ${query.id} "${type} ${cls} ${keyToName(query.key)} ${tcp ? 'tcp' : 'udp'} ${requestSize} ${query.dnssecOk} ${bufsize}" ${rcode} ${flags} ${reply.length} ${seconds.toFixed(6)}s`;
+  return `${remote} - ${query.id} "${type} ${cls} ${keyToPresentationName(query.key)} ${tcp ? 'tcp' : 'udp'} ${requestSize} ${query.dnssecOk} ${bufsize}" ${rcode} ${flags} ${reply.length} ${seconds.toFixed(6)}s`;
 }
 
 export class QueryLog {

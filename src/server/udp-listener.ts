@@ -53,6 +53,9 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
   /** Binds (or adopts a socket inherited from a predecessor); resolves with the bound port. */
   start(inherited?: Socket, backlog?: { udpBacklog?: [Buffer, RemoteInfo][]; stopBuffering?: () => void }): Promise<number> {
     if (inherited) {
+      // The socket first: replayed queries that hit the cache (a warm start) are answered at once,
+      // through send(), which needs it.
+      this.socket = inherited;
       inherited.on('message', this.receive);
       backlog?.stopBuffering?.();
       for (const [msg, rinfo] of backlog?.udpBacklog?.splice(0) ?? []) this.receive(msg, rinfo);
@@ -63,7 +66,6 @@ export class UdpListener implements ReplyChannel<RemoteInfo> {
       } catch {
         // capped by the kernel; the predecessor's sizes stay
       }
-      this.socket = inherited;
       return Promise.resolve(inherited.address().port);
     }
     return new Promise((resolve, reject) => {

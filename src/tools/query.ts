@@ -18,7 +18,7 @@ import { ArgError, parseServer, readFlags, type ServerAddress } from './args.js'
 import { exchange } from './exchange.js';
 import { parseResolvConf, searchCandidates, searchGoesOn, type ResolvConf } from './resolv-conf.js';
 
-export interface QueryArgs {
+interface QueryArgs {
   server: ServerAddress | null; // null: the first nameserver of resolv.conf (--search) or 127.0.0.1
   port: number | null;
   name: string;
@@ -33,7 +33,7 @@ export interface QueryArgs {
   resolvConf: string;
 }
 
-export const QUERY_USAGE = `usage: node-local-dns query [@SERVER] [-p PORT] [options] NAME [TYPE] [CLASS]
+const QUERY_USAGE = `usage: node-local-dns query [@SERVER] [-p PORT] [options] NAME [TYPE] [CLASS]
   @SERVER          IP address to ask (default 127.0.0.1; with --search the first nameserver of resolv.conf)
   -p PORT          port (default 53)
   -t TYPE, -c CLASS, -x ADDRESS   type, class (IN, CH, ...), or the PTR of an address
@@ -194,7 +194,7 @@ async function ask(args: QueryArgs, server: ServerAddress, name: string, say: (l
 const recordLine = (r: DecodedRecord): string => `${r.name}\t${r.ttl}\t${className(r.rclass)}\t${typeName(r.type)}\t${r.data}`;
 
 /** The reply as dig's sections read; +short: the answer data only. */
-export function formatReply(asked: Asked, server: ServerAddress, short: boolean): string {
+function formatReply(asked: Asked, server: ServerAddress, short: boolean): string {
   const m = asked.message;
   if (short) return m.answer.map((r) => `${r.data}\n`).join('');
   const edns = m.edns ? `; EDNS udp ${m.edns.payload}${m.edns.dnssecOk ? ' do' : ''}` : '';

@@ -320,12 +320,16 @@ test('DaemonSet: same container, args, ports, probes, mounts and pod settings as
   assert.deepEqual(volumes['xtables-lock'], { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } });
   assert.deepEqual(volumes['kube-dns-config'], { name: 'kube-dns-config', configMap: { name: 'kube-dns', optional: true } });
   assert.deepEqual(volumes['config-volume'], { name: 'config-volume', configMap: { name: 'node-local-dns', items: [{ key: 'Corefile', path: 'Corefile.base' }] } });
-  assert.equal(pod.volumes.length, 3);
+  assert.deepEqual(volumes['cache-snapshot'], { name: 'cache-snapshot', hostPath: { path: '/run/node-local-dns', type: 'DirectoryOrCreate' } });
+  assert.equal(pod.volumes.length, 4);
   const mounts = Object.fromEntries((c.volumeMounts as Obj[]).map((m) => [m.name, m]));
   assert.deepEqual(mounts['xtables-lock'], { name: 'xtables-lock', mountPath: '/run/xtables.lock', readOnly: false });
   assert.equal(mounts['config-volume'].mountPath, '/etc/coredns', '-basecorefile default /etc/coredns/Corefile.base');
   assert.equal(mounts['kube-dns-config'].mountPath, '/etc/kube-dns', 'node-cache falls back to /etc/kube-dns');
-  assert.equal(c.volumeMounts.length, 3);
+  // Warm start: the snapshot file lives on the hostPath, so the next pod on the node reads it.
+  const snapshotFile = (c.env as Obj[]).find((e) => e.name === 'NLD_CACHE_SNAPSHOT')?.value as string;
+  assert.ok(snapshotFile?.startsWith(`${mounts['cache-snapshot'].mountPath}/`), 'NLD_CACHE_SNAPSHOT is on the cache-snapshot mount');
+  assert.equal(c.volumeMounts.length, 4);
 
   const labels = ds.spec.template.metadata.labels;
   assert.deepEqual(ds.spec.selector.matchLabels, { 'k8s-app': 'node-local-dns' });
@@ -382,7 +386,11 @@ test('headless metrics Service and ServiceAccount', () => {
   const svc = only('v1/Service', 'node-local-dns');
   assert.equal(svc.spec.clusterIP, 'None');
   assert.deepEqual(svc.spec.selector, only('apps/v1/DaemonSet', 'node-local-dns').spec.selector.matchLabels);
-  assert.deepEqual(svc.spec.ports, [{ name: 'metrics', port: 9253, targetPort: 9253 }]);
+  const guardPort = guardContainer(only('apps/v1/DaemonSet', 'node-local-dns')).livenessProbe.httpGet.port;
+  assert.deepEqual(svc.spec.ports, [
+    { name: 'metrics', port: 9253, targetPort: 9253 },
+    { name: 'guard-metrics', port: guardPort, targetPort: guardPort },
+  ]);
   assert.deepEqual(svc.metadata.annotations, { 'prometheus.io/port': '9253', 'prometheus.io/scrape': 'true' });
   only('v1/ServiceAccount', 'node-local-dns');
 });

@@ -48,11 +48,36 @@ function reply(query: DecodedPacket, b: Extract<Behaviour, { kind: 'answer' | 't
   } as dnsPacket.Packet);
 }
 
+/**
+ * Binds a UDP socket on an OS-chosen port and `tcp` on the same number. Another process may hold
+ * that TCP port: then the UDP socket is closed and both are tried again on a new port, so nothing
+ * is left open when this fails.
+ */
+async function bindBoth(tcp: net.Server): Promise<{ udp: dgram.Socket; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, '127.0.0.1', () => resolve());
+    });
+    const port = udp.address().port;
+    const failed = await new Promise<Error | null>((resolve) => {
+      tcp.once('error', resolve);
+      tcp.listen(port, '127.0.0.1', () => {
+        tcp.off('error', resolve);
+        resolve(null);
+      });
+    });
+    if (!failed) return { udp, port };
+    await new Promise<void>((r) => udp.close(() => r()));
+    if (attempt >= 20) throw failed;
+  }
+}
+
 export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
   const seen: ScriptedUpstream['seen'] = [];
   const sockets = new Set<net.Socket>();
   let connections = 0;
-  const udp = dgram.createSocket('udp4');
   const tcp = net.createServer();
   const handle = (wire: Buffer, transport: Transport): { behaviour: Behaviour; query: DecodedPacket } | undefined => {
     let query: DecodedPacket;
@@ -66,6 +91,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     return { behaviour: server.behaviour(query, transport), query };
   };
 
+  const { udp, port } = await bindBoth(tcp);
   udp.on('message', (msg, rinfo) => {
     const h = handle(msg, 'udp');
     if (!h || h.behaviour.kind === 'silent' || h.behaviour.kind === 'close') return;
@@ -92,16 +118,6 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
         socket.write(frameTcp(reply(h.query, h.behaviour)));
       }
     });
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(0, '127.0.0.1', () => resolve());
-  });
-  const port = udp.address().port;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
   });
 
   let stopped = false;

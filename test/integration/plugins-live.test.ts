@@ -12,6 +12,7 @@ import { queryUdp, queryTcp, answerData } from '../harness/dns-client.js';
 import { startDaemon, type RunningDaemon } from '../harness/daemon.js';
 import { waitFor } from '../harness/wait.js';
 import { loadCorefile } from '../../src/config/corefile.js';
+import { startScriptedUpstream } from '../harness/scripted-upstream.js';
 import { formatIssue } from '../../src/config/load.js';
 
 const FLAG_AA = 0x400;
@@ -81,6 +82,30 @@ test('template: ANY AAAA answers NODATA (AA) while A still comes from upstream; 
   assert.equal(nx.packet.authorities[0]?.type, 'SOA');
 });
 
+test('template CNAME answers for A get the target looked up through the server, across blocks', async () => {
+  const s = fixtures.services.filter((x) => x.ipv6)[4];
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    forward . ${upstream.address}
+  }
+  .:0 {
+    bind 127.0.0.1
+    template IN A alias.test {
+      answer "{{ .Name }} 60 IN CNAME ${s.name}."
+    }
+    forward . 127.0.0.1:9
+  }`);
+  const r = await queryUdp(d.server, 'www.alias.test', 'A');
+  assert.equal(r.packet.rcode, 'NOERROR');
+  assert.deepEqual(
+    r.packet.answers.map((a) => [a.name, a.type, a.data]),
+    [
+      ['www.alias.test', 'CNAME', s.name],
+      [s.name, 'A', s.ipv4],
+    ],
+  );
+});
+
 test('hosts: inline and file entries, PTR generated, AAAA of a known name is NODATA, file reloaded, fallthrough forwards', async () => {
   const hostsFile = join(dir, 'hosts');
   writeFileSync(hostsFile, '10.9.9.1 filehost.hosts.test\n');
@@ -131,6 +156,23 @@ test('hosts with forward except: hosts still answers an excepted name it knows; 
   assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'A')).packet, 'A'), [s.ipv4]);
 });
 
+test('reload: changed hosts entries are served at once (the cache with the old answers is not carried over)', async () => {
+  const corefile = (ip: string) => `hosts.test:0 {
+    bind 127.0.0.1
+    cache 300
+    hosts {
+      ${ip} moving.hosts.test
+    }
+  }`;
+  const d = await serve(corefile('10.9.9.10'));
+  assert.deepEqual(answerData((await queryUdp(d.server, 'moving.hosts.test', 'A')).packet, 'A'), ['10.9.9.10']);
+  const next = loadCorefile(corefile('10.9.9.11'), 'Corefile');
+  assert.ok(next.ok);
+  const result = await d.daemon.reload(next.config); // same listener (127.0.0.1, configured port 0)
+  assert.deepEqual(result, { ok: true, changed: true });
+  assert.deepEqual(answerData((await queryUdp(d.server, 'moving.hosts.test', 'A')).packet, 'A'), ['10.9.9.11']);
+});
+
 test('hosts without fallthrough: an unknown name in its zones is SERVFAIL, as in CoreDNS', async () => {
   const d = await serve(`hosts.test:0 {
     bind 127.0.0.1
@@ -171,6 +213,32 @@ test('rewrite: the query is rewritten toward BIND and the answer and question ar
   assert.deepEqual(regex.packet.answers.map((a) => [a.name, a.data]), [[rx, s.ipv4]]);
   // A name no rule matches is forwarded as it is.
   assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
+});
+
+test('rewrite edns0: local, nsid and subnet options reach the upstream; the client without EDNS gets no OPT', async (t) => {
+  const scripted = await startScriptedUpstream();
+  t.after(() => scripted.stop());
+  const options: { code: number; data?: Buffer }[][] = [];
+  scripted.behaviour = (q) => {
+    const opt = q.additionals?.find((r) => r.type === 'OPT') as { options?: { code: number; data?: Buffer }[] } | undefined;
+    options.push(opt?.options ?? []);
+    return { kind: 'answer', answers: [{ type: 'A', name: q.questions![0].name, ttl: 60, data: '192.0.2.7' }] };
+  };
+  const d = await serve(`example.test:0 {
+    bind 127.0.0.1
+    rewrite continue edns0 local set 0xffee abcd
+    rewrite continue edns0 nsid append
+    rewrite edns0 subnet set 24 56
+    forward . 127.0.0.1:${scripted.port}
+  }`);
+  const plain = await queryUdp(d.server, 'edns.example.test', 'A');
+  assert.deepEqual(answerData(plain.packet, 'A'), ['192.0.2.7']);
+  assert.equal(plain.packet.additionals.filter((r) => r.type === 'OPT').length, 0, 'no OPT for a client that sent none');
+  assert.equal(options.length, 1);
+  const byCode = new Map(options[0].map((o) => [o.code, o.data ?? Buffer.alloc(0)]));
+  assert.equal(byCode.get(0xffee)?.toString(), 'abcd');
+  assert.equal(byCode.get(3)?.length, 0, 'empty NSID');
+  assert.deepEqual([...byCode.get(8)!], [0, 1, 24, 0, 127, 0, 0], 'ECS 127.0.0.0/24');
 });
 
 test('loadbalance: every reply has the whole RRset, in more than one order', async () => {

@@ -1,15 +1,15 @@
 // workers: 2 in a real process. On Node >= 22.12: one process, two DNS workers (the main thread and
 // a worker thread) with their own SO_REUSEPORT sockets; a name cached through one worker is a hit
 // through the other (both ways); /metrics sums their counters and counts shared entries once; a
-// reload reaches both; SIGTERM stops all. On older Node, workers > 1 is a config error naming
-// the field.
+// reload reaches both; SIGTERM stops all; a worker thread that crashes is replaced, its counters
+// kept, and fills reach the new one. On older Node, workers > 1 is a config error naming the field.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, writeFileSync, existsSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import dnsPacket from 'dns-packet';
@@ -18,6 +18,9 @@ import { fixtures } from '../harness/zone.js';
 import { waitFor as waitForCondition } from '../harness/wait.js';
 import { decodeResponse, queryUdp, type DnsResponse } from '../harness/dns-client.js';
 import { REUSE_PORT_SUPPORTED } from '../../src/util/features.js';
+import { WorkerPool } from '../../src/cluster/primary.js';
+import { configFromYaml } from '../harness/daemon.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 const BUNDLE = 'dist/node-local-dns.cjs';
 const dir = mkdtempSync(join(tmpdir(), 'nld-workers-'));
@@ -28,7 +31,7 @@ let logs = '';
 const waitFor = (check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => waitForCondition(check, timeoutMs, what, () => `logs:\n${logs.slice(-2000)}`);
 
 after(async () => {
-  for (const c of clients) c.close();
+  for (const c of [...clients]) c.close();
   daemon?.kill('SIGKILL');
   await upstream?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -91,8 +94,20 @@ class PinnedClient {
   }
 
   close(): void {
+    const i = clients.indexOf(this);
+    if (i >= 0) clients.splice(i, 1);
     this.socket.close();
   }
+}
+
+/** A client pinned to the worker `id.server` names `id` (other clients are closed), or undefined after 64 tries. */
+async function clientOf(port: number, id: string): Promise<PinnedClient | undefined> {
+  for (let i = 0; i < 64; i++) {
+    const client = await PinnedClient.open(port);
+    if ((await client.worker().catch(() => '')) === id) return client;
+    client.close();
+  }
+  return undefined;
 }
 
 function startDaemon(file: string): ChildProcess {
@@ -193,4 +208,54 @@ workers: 2
   daemon.kill('SIGTERM');
   await waitFor(() => daemon!.exitCode !== null, 10_000, 'exit');
   assert.equal(daemon.exitCode, 0);
+});
+
+test('a worker thread that crashes is replaced; its counters stay and fills reach the new worker', { skip: !REUSE_PORT_SUPPORTED && 'needs Node >= 22.12' }, async (t) => {
+  upstream ??= await startUpstream({ kind: 'bind' });
+  const port = await pickFreePort();
+  const config = configFromYaml(`servers:
+  - zones: [cluster.local]
+    bind: [127.0.0.1]
+    port: ${port}
+    cache: {}
+    forward: { to: ["${upstream.address}"], forceTCP: true }
+workers: 2
+`);
+  process.env.NLD_TEST_CRASH_MARKER = join(dir, 'crashed');
+  const pool = new WorkerPool({ logger: silentLogger, services: [], entry: resolve('test/fixtures/crashing-worker.ts') });
+  t.after(() => pool.stop(0));
+  await pool.start(config);
+  const hits = () => pool.caches().reduce((n, c) => n + c.hits[0], 0);
+  const requests = () => pool.caches().reduce((n, c) => n + c.requests, 0);
+
+  // Before the crash: a client pinned to worker 1 gets a hit for a name worker 0 cached.
+  const pinned = new Map<string, PinnedClient>();
+  for (let i = 0; i < 64 && pinned.size < 2; i++) {
+    const client = await PinnedClient.open(port);
+    const id = await client.worker();
+    if (!pinned.has(id)) pinned.set(id, client);
+  }
+  const ids = [...pinned.keys()].sort((x, y) => x.length - y.length);
+  assert.equal(ids.length, 2, `workers seen: ${ids.join(', ')}`);
+  const [main, thread] = [pinned.get(ids[0]!)!, pinned.get(ids[1]!)!];
+  await main.query(fixtures.services[0]!.name, 'A');
+  await sleep(500);
+  await thread.query(fixtures.services[0]!.name, 'A');
+  await pool.refreshStats();
+  assert.equal(hits(), 1);
+
+  // The injected crash ends the thread; a new worker 1 serves on a fresh socket of the group.
+  await waitFor(() => pool.restarts === 1, 10_000, 'the crashed worker replaced');
+  let replacement: PinnedClient | undefined;
+  await waitFor(async () => (replacement = await clientOf(port, ids[1]!)) !== undefined, 10_000, 'the new worker 1 answering');
+  await pool.refreshStats();
+  assert.ok(requests() >= 2 && hits() >= 1, `counters of the crashed worker are kept: ${requests()} requests, ${hits()} hits`);
+
+  // Fills from worker 0 reach the new worker 1.
+  const before = hits();
+  await main.query(fixtures.services[1]!.name, 'A');
+  await sleep(500);
+  await replacement!.query(fixtures.services[1]!.name, 'A');
+  await pool.refreshStats();
+  assert.equal(hits(), before + 1, 'a name worker 0 cached after the restart is a hit in the new worker 1');
 });

@@ -13,6 +13,7 @@
 //   (e) SIGTERM removes rules and addresses; the pod then resolves through DNAT to kube-dns
 //   (f) with -skipteardown nothing is removed on SIGTERM
 //   (g) after a SIGKILL (rules left behind) the next start re-ensures everything within a second
+//   (h) surge rollout with SO_REUSEPORT (Node >= 22.12): the old instance leaves the rules to the new
 // Needs root, `ip netns`, iptables, conntrack, named, dig and getent; skipped otherwise. Everything
 // runs inside namespaces named nld-e2e-<random>-*, which are removed in after(), on failure and on
 // exit/SIGINT (see topology.ts). No packet leaves them.
@@ -38,6 +39,7 @@ import {
   type Topology,
 } from './topology.js';
 import { serviceIpv4 } from '../harness/zone.js';
+import { REUSE_PORT_SUPPORTED } from '../../src/util/features.js';
 
 const skip = netnsUnavailable();
 const SVC1 = 'svc-1.default.svc.cluster.local';
@@ -290,5 +292,26 @@ describe('node-local-dns in a network-namespace cluster (DaemonSet args)', { ski
     assert.ok(elapsed < 1000 + 1500, `re-ensured ${elapsed} ms after spawn (node start-up included)`);
     assert.deepEqual(await next.stop('SIGTERM'), { code: 0, signal: null });
     assert.deepEqual(await nodeLocalRules(topo.nsNode), []);
+  });
+
+  test('(h) surge rollout (SO_REUSEPORT): the old instance stops, sees the new one serving and leaves the rules; the last one tears down', { skip: REUSE_PORT_SUPPORTED ? false : 'needs SO_REUSEPORT (Node >= 22.12)' }, async () => {
+    const old = await startDaemonInNode(topo, { extraArgs: ['-syncinterval', '60'] });
+    daemon = old;
+    const next = await startDaemonInNode(topo, { extraArgs: ['-syncinterval', '60'] }); // binds next to the old one
+    try {
+      assert.deepEqual(await old.stop('SIGTERM'), { code: 0, signal: null }, old.logs().slice(-3000));
+      assert.match(old.logs(), /another node-local-dns instance answers on our address/);
+      assert.doesNotMatch(old.logs(), /"msg":"Tearing down"/);
+      assert.equal((await nodeLocalRules(topo.nsNode)).length, 24, 'rules kept for the new instance');
+      assert.deepEqual(hasLocalIps(await addresses(topo.nsNode)), [true, true]);
+      assert.deepEqual(await getent(topo, SVC1), [SVC1_IP], 'the pod is served by the new instance');
+      daemon = next;
+      assert.deepEqual(await next.stop('SIGTERM'), { code: 0, signal: null });
+      assert.match(next.logs(), /no other node-local-dns instance answers on our address/);
+      assert.deepEqual(await nodeLocalRules(topo.nsNode), []);
+      assert.deepEqual(hasLocalIps(await addresses(topo.nsNode)), [false, false]);
+    } finally {
+      if (!next.exited) await next.stop('SIGKILL');
+    }
   });
 });

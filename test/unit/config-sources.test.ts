@@ -2,7 +2,7 @@
 // flags + env → Corefile written to -conf → Config with node setup), and errors as values.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type CliFlags } from '../../src/cli/args.js';
@@ -133,6 +133,20 @@ test('an unchanged generated Corefile is not rewritten', async () => {
   await new Promise((r) => setTimeout(r, 20));
   expectOk(resolveConfig(flags(nodeArgs(l)), ENV));
   assert.equal(statSync(l.conf).mtimeMs, first);
+});
+
+test('the generated Corefile is written with mode 0644 whatever the umask, also over an existing file', () => {
+  const l = nodeCacheLayout({ upstreamNameservers: '["192.0.2.53"]' });
+  writeFileSync(l.conf, 'stale\n', { mode: 0o666 });
+  chmodSync(l.conf, 0o666);
+  const previous = process.umask(0);
+  try {
+    expectOk(resolveConfig(flags(nodeArgs(l)), ENV));
+  } finally {
+    process.umask(previous);
+  }
+  assert.equal(statSync(l.conf).mode & 0o777, 0o644);
+  assert.notEqual(readFileSync(l.conf, 'utf8'), 'stale\n');
 });
 
 test('a ConfigMap update is picked up by the next call', () => {
