@@ -7,8 +7,7 @@
 //   NODE_CACHE_BIN=/path/node-cache npm run bench:attacks
 //   node --import tsx bench/attacks.ts --quick  # one attack, node-local-dns only, < 20 s
 //
-// Env: NLD_NODE (node binary for the daemon; default .runtime/node24/bin/node, else this node),
-// NLD_BEFORE_COMMIT (default 86f4a30; empty = skip), NODE_CACHE_BIN, ATTACKS (comma-separated
+// Env: BENCH_NODE (the daemon's runtime, bench/lib/runtime.ts: node24 by default), NLD_BEFORE_COMMIT (default 86f4a30; empty = skip), NODE_CACHE_BIN, ATTACKS (comma-separated
 // ids to run), ATTACKS_OUT (report path). Needs root (raw socket, prlimit), python3, dnsperf, ss.
 // Loopback only; every attack is bounded in time and in queries or connections.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,11 +24,12 @@ import { askWorkingSet, percentile, sendFromPortZero, stillEstablished, writeDat
 import { beforeSpec, currentSpec, nodeCacheSpec, startAttackServer, type AttackServer, type AttackServerSpec, type CorefileOptions } from './lib/attack-servers.js';
 import { runDnsperf, type DnsperfResult } from './lib/dnsperf.js';
 import { stopAll } from './lib/procs.js';
+import { benchRuntime } from './lib/runtime.js';
 import { ROOT } from './lib/servers.js';
 
 const QUICK = process.argv.includes('--quick');
 const BEFORE_COMMIT = process.env.NLD_BEFORE_COMMIT ?? '86f4a30';
-const OUT = process.env.ATTACKS_OUT ?? path.join(ROOT, QUICK ? 'bench/results/attacks-quick.md' : 'bench/results/attacks.md');
+const OUT = process.env.ATTACKS_OUT ?? (QUICK ? path.join(os.tmpdir(), 'nld-attacks-quick.md') : path.join(ROOT, 'bench/results/attacks.md'));
 const DEFAULT_CACHE: CorefileOptions = { successTtl: 30, serveStale: false };
 const LEGIT = fixtures.services.slice(0, 50).map((s) => ({ name: s.name, ipv4: s.ipv4 }));
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -315,9 +315,10 @@ async function main(): Promise<void> {
   if (pin) for (const pid of [process.pid, upstream.pid!]) spawnSync('taskset', ['-a', '-cp', '1', String(pid)]);
   const started = Date.now();
   try {
-    const specs = [currentSpec()];
+    const runtime = benchRuntime(log);
+    const specs = [currentSpec(runtime)];
     if (!QUICK && BEFORE_COMMIT) {
-      const before = beforeSpec(BEFORE_COMMIT, tmp, log);
+      const before = beforeSpec(BEFORE_COMMIT, runtime, tmp, log);
       if (before) specs.unshift(before);
     }
     const nodeCache = QUICK ? undefined : nodeCacheSpec();

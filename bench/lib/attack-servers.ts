@@ -4,12 +4,13 @@
 // - node-local-dns from this tree: dist/node-local-dns.cjs on the image's runtime and flags;
 // - node-local-dns "before": the bundle built from an earlier commit (git archive into a temp dir);
 // - node-cache: a binary given by NODE_CACHE_BIN (only to compare with; never a dependency).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pickFreePort } from '../../test/harness/upstream.js';
 import { startProcess, type Managed } from './procs.js';
-import { IMAGE_NODE_FLAGS, ROOT } from './servers.js';
+import type { BenchRuntime } from './runtime.js';
+import { ROOT } from './servers.js';
 import { waitAnswering } from './udp.js';
 
 export type AttackServerId = 'nld' | 'nld-before' | 'node-cache';
@@ -109,39 +110,27 @@ export async function startAttackServer(spec: AttackServerSpec, o: CorefileOptio
   };
 }
 
-/** The Node binary the daemon runs on: NLD_NODE, else the fetched image runtime, else this one. */
-export function daemonNode(): string {
-  if (process.env.NLD_NODE) return process.env.NLD_NODE;
-  const fetched = path.join(ROOT, '.runtime/node24/bin/node');
-  return existsSync(fetched) ? fetched : process.execPath;
-}
-
-function nodeVersion(node: string): string {
-  return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
-}
-
-function nldSpec(id: AttackServerId, label: string, bundle: string): AttackServerSpec {
-  const node = daemonNode();
+function nldSpec(id: AttackServerId, label: string, bundle: string, runtime: BenchRuntime): AttackServerSpec {
   return {
     id,
     label,
-    runtime: `Node ${nodeVersion(node)}, NODE_OPTIONS=${IMAGE_NODE_FLAGS.join(' ')}`,
-    command: (flags) => [node, [bundle, ...flags]],
-    env: { ...process.env, NODE_OPTIONS: IMAGE_NODE_FLAGS.join(' ') },
+    runtime: runtime.label,
+    command: (flags) => [runtime.node, [bundle, ...flags]],
+    env: { ...process.env, ...runtime.env },
   };
 }
 
-export function currentSpec(): AttackServerSpec {
+export function currentSpec(runtime: BenchRuntime): AttackServerSpec {
   const bundle = path.join(ROOT, 'dist/node-local-dns.cjs');
   if (!existsSync(bundle)) throw new Error('dist/node-local-dns.cjs missing: run npm run build first');
-  return nldSpec('nld', 'node-local-dns (now)', bundle);
+  return nldSpec('nld', 'node-local-dns (now)', bundle, runtime);
 }
 
 /**
  * Builds the bundle of `commit` in a temp dir (git archive, node_modules linked, its own build
  * script); never touches the work tree. Undefined (with the reason) when that is not possible.
  */
-export function beforeSpec(commit: string, tmp: string, log: (s: string) => void): AttackServerSpec | undefined {
+export function beforeSpec(commit: string, runtime: BenchRuntime, tmp: string, log: (s: string) => void): AttackServerSpec | undefined {
   const dir = path.join(tmp, `before-${commit}`);
   mkdirSync(dir, { recursive: true });
   const archive = spawnSync('sh', ['-c', `git -C "${ROOT}" archive --format=tar "${commit}" | tar -x -C "${dir}"`], { encoding: 'utf8' });
@@ -156,7 +145,7 @@ export function beforeSpec(commit: string, tmp: string, log: (s: string) => void
     log(`attacks: building ${commit} failed; "before" skipped\n${(build.stdout + build.stderr).slice(-1500)}`);
     return undefined;
   }
-  return nldSpec('nld-before', `node-local-dns before (${commit})`, bundle);
+  return nldSpec('nld-before', `node-local-dns before (${commit})`, bundle, runtime);
 }
 
 /** node-cache from NODE_CACHE_BIN; undefined when unset. */
