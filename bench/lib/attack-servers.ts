@@ -18,8 +18,8 @@ export type AttackServerId = 'nld' | 'nld-before' | 'node-cache';
 export interface AttackServerSpec {
   readonly id: AttackServerId;
   readonly label: string;
-  /** How it runs (for the report). */
-  readonly runtime: string;
+  /** How it runs (for the report; node-cache's CoreDNS version is filled in from its start banner). */
+  runtime: string;
   /** The command, given the node-cache flags. */
   command(flags: string[]): [string, string[]];
   readonly env: NodeJS.ProcessEnv;
@@ -95,6 +95,8 @@ export async function startAttackServer(spec: AttackServerSpec, o: CorefileOptio
     cleanup();
     throw new Error(`${spec.id} did not start: ${(err as Error).message}\n$ ${cmd} ${args.join(' ')}\n${proc.output().slice(-2000)}`);
   }
+  const banner = /CoreDNS-[\d.]+/.exec(proc.output())?.[0];
+  if (spec.id === 'node-cache' && banner && !spec.runtime.includes(banner)) spec.runtime = `${spec.runtime}, ${banner} inside`;
   const pid = proc.pid; // prlimit and taskset exec the server: same pid
   return {
     spec,
@@ -148,16 +150,15 @@ export function beforeSpec(commit: string, runtime: BenchRuntime, tmp: string, l
   return nldSpec('nld-before', `node-local-dns before (${commit})`, bundle, runtime);
 }
 
-/** node-cache from NODE_CACHE_BIN; undefined when unset. */
+/** node-cache from NODE_CACHE_BIN (NODE_CACHE_LABEL names it in the report); undefined when unset. */
 export function nodeCacheSpec(): AttackServerSpec | undefined {
   const bin = process.env.NODE_CACHE_BIN;
   if (!bin) return undefined;
   if (!existsSync(bin)) throw new Error(`NODE_CACHE_BIN=${bin}: no such file`);
-  const version = /CoreDNS-[\d.]+/.exec(spawnSync(bin, ['-version'], { encoding: 'utf8' }).stdout)?.[0] ?? 'CoreDNS';
   return {
     id: 'node-cache',
-    label: 'node-cache',
-    runtime: `${path.basename(bin)} (${version}), its own runtime`,
+    label: process.env.NODE_CACHE_LABEL ?? 'node-cache',
+    runtime: `${bin}, Go runtime`,
     command: (flags) => [bin, flags],
     env: process.env,
   };
