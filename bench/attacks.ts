@@ -20,7 +20,7 @@ import { startUpstream, type Upstream } from '../test/harness/upstream.js';
 import { fixtures } from '../test/harness/zone.js';
 import { answerData, buildQuery, queryTcp, queryUdp, type DnsServer } from '../test/harness/dns-client.js';
 import { connectionFlood, legitimateTcpLookups, median, nonReadingPipeliner, raiseFdLimit, type LookupStats } from '../test/harness/tcp-abuse.js';
-import { askWorkingSet, percentile, sendFromPortZero, stillEstablished, writeDataFile, type WorkingSetStats } from './lib/attack-clients.js';
+import { askWorkingSet, percentile, sendFromPortZero, stillEstablished, udpSocketDrops, writeDataFile, type WorkingSetStats } from './lib/attack-clients.js';
 import { beforeSpec, currentSpec, nodeCacheSpec, startAttackServer, type AttackServer, type AttackServerSpec, type CorefileOptions } from './lib/attack-servers.js';
 import { runDnsperf, type DnsperfResult } from './lib/dnsperf.js';
 import { stopAll } from './lib/procs.js';
@@ -218,7 +218,7 @@ const subdomainFlood: Attack = {
   id: 'flood',
   title: '5. Random-subdomain flood',
   how: `dnsperf sends ${FLOOD_RATES.map((r) => r.toLocaleString('en-US')).join(' or ')} qps open-loop for ${FLOOD_S} s, every query a new name under the wildcard \`*.${fixtures.wildcard.suffix}\` (so every one is a miss); the first rate is above what the servers answer on one core here (the flood is also an overload), the second within it. The ${WORKING_SET.length} previously cached names (a pod's working set, each looked up 3 times before) are asked in rounds every ${WORKING_SET_EVERY_MS / 1000} s over UDP (2 s timeout): between two asks the flood brings more new names than the cache holds (9,984), and \`success 9984 5\` makes them expire during the flood, so they need the upstream again. Black hole: BIND is SIGSTOPped ${BLACKHOLE_AFTER_MS / 1000} s into the flood until its end. "stale" = NOERROR with TTL 0.`,
-  columns: ['variant', 'alive after', 'RSS MiB (start → peak)', 'flood answered', 'cached names asked', 'answered', 'stale', 'REFUSED / SERVFAIL / lost', 'latency ms (median / p99)'],
+  columns: ['variant', 'alive after', 'RSS MiB (start → peak)', 'flood answered', 'dropped by the kernel', 'cached names asked', 'answered', 'stale', 'REFUSED / SERVFAIL / lost', 'latency ms (median / p99)'],
   async run(spec, ctx) {
     const rows: Row[] = [];
     for (const [rate, v] of FLOOD_RATES.flatMap((r) => floodVariants.map((variant) => [r, variant] as const))) {
@@ -241,7 +241,7 @@ const subdomainFlood: Attack = {
               runDnsperf({ cpu: ctx.clientCpu, port: s.port, dataFile: data, seconds: FLOOD_S, maxRuns: 1, rate, clients: 4, outstanding: 20_000, timeoutS: 2 }),
               askWorkingSet(server, WORKING_SET, { untilMs: started + FLOOD_S * 1000, everyMs: WORKING_SET_EVERY_MS, timeoutMs: 2000, maxRounds: 100 }),
             ]);
-            return { variant: `${rate / 1000}k qps, ${v.name}`, 'alive after': alive(s), 'RSS MiB (start → peak)': rss(before, s), 'flood answered': `${pct(flood.completed, flood.sent)} of ${flood.sent.toLocaleString('en-US')}`, ...workingSetCells(legit) };
+            return { variant: `${rate / 1000}k qps, ${v.name}`, 'alive after': alive(s), 'RSS MiB (start → peak)': rss(before, s), 'flood answered': `${pct(flood.completed, flood.sent)} of ${flood.sent.toLocaleString('en-US')}`, 'dropped by the kernel': drops(s), ...workingSetCells(legit) };
           }, WORKING_SET),
         );
       } finally {
@@ -256,6 +256,8 @@ const subdomainFlood: Attack = {
   },
 };
 
+/** Datagrams the server's UDP socket dropped because its receive buffer was full. */
+const drops = (s: AttackServer) => (s.alive() ? udpSocketDrops(s.port).toLocaleString('en-US') : '-');
 const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : '-');
 
 const OVERLOAD_FACTOR = 1.5;
@@ -265,7 +267,7 @@ const overload: Attack = {
   id: 'overload',
   title: '6. Open-loop UDP overload of cached names',
   how: `Capacity first: dnsperf closed-loop (4 clients, 200 outstanding) for 4 s on the ${LEGIT.length} cached names. Then dnsperf open-loop at ${OVERLOAD_FACTOR}× that rate for ${OVERLOAD_S} s (up to 40,000 outstanding, 2 s timeout): share answered and the latency of the answered queries as dnsperf sees them (its own receive queues included). Meanwhile a pod's view: the ${LEGIT.length} names asked in rounds every ${PROBE_EVERY_MS} ms, each from its own socket (2 s timeout).`,
-  columns: ['alive after', 'RSS MiB (start → peak)', 'capacity qps', 'offered qps', 'dnsperf answered', 'dnsperf latency ms (median / p99)', 'pod lookups answered', 'pod lookups lost', 'pod latency ms (median / p99)'],
+  columns: ['alive after', 'RSS MiB (start → peak)', 'capacity qps', 'offered qps', 'dnsperf answered', 'dropped by the kernel', 'dnsperf latency ms (median / p99)', 'pod lookups answered', 'pod lookups lost', 'pod latency ms (median / p99)'],
   async run(spec, ctx) {
     const data = writeDataFile(path.join(ctx.tmp, 'cached.txt'), LEGIT.map((n) => n.name));
     return withServer(spec, ctx, DEFAULT_CACHE, async (s, server) => {
@@ -288,6 +290,7 @@ const overload: Attack = {
           'capacity qps': Math.round(cap.qps).toLocaleString('en-US'),
           'offered qps': offered.toLocaleString('en-US'),
           'dnsperf answered': `${pct(r.completed, r.sent)} of ${r.sent.toLocaleString('en-US')}`,
+          'dropped by the kernel': drops(s),
           'dnsperf latency ms (median / p99)': `${f1(r.p50Ms ?? NaN)} / ${f1(r.p99Ms ?? NaN)}`,
           'pod lookups answered': `${podAnswered}/${pod.asked}`,
           'pod lookups lost': String(pod.asked - podAnswered),
@@ -358,7 +361,7 @@ async function main(): Promise<void> {
 
 ${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s, ${os.cpus().length} CPUs (load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; the machine is shared, so latencies and capacities are indicative). Generated by \`npm run bench:attacks\` (bench/attacks.ts); do not edit.
 
-Every server reads the same Corefile (the nodelocaldns \`cluster.local\` block: \`cache { success 9984 30; denial 9984 5 }\`, \`forward . <BIND> { force_tcp }\`, prometheus, health) through node-cache's own flags (\`-localip 127.0.0.1 -conf ... -setupinterface=false -setupiptables=false -skipteardown\`), with \`prlimit --nofile=16384\`, and forwards to one BIND9 on 127.0.0.1. Each attack starts a fresh server, caches ${LEGIT.length} service names, then attacks; "RSS start → peak" is VmRSS before the attack and VmHWM after it (deploy/daemonset.yaml limits the container to 384 MiB: a higher peak is an OOM kill there). Legitimate TCP lookups open a new connection each, as a stub resolver retrying after TC does; "refused" = reset or closed before the answer, "lost" = no answer within the timeout.
+Every server reads the same Corefile (the nodelocaldns \`cluster.local\` block: \`cache { success 9984 30; denial 9984 5 }\`, \`forward . <BIND> { force_tcp }\`, prometheus, health) through node-cache's own flags (\`-localip 127.0.0.1 -conf ... -setupinterface=false -setupiptables=false -skipteardown\`), with \`prlimit --nofile=16384\`, and forwards to one BIND9 on 127.0.0.1. Each attack starts a fresh server, caches ${LEGIT.length} service names, then attacks; "RSS start → peak" is VmRSS before the attack and VmHWM after it (deploy/daemonset.yaml limits the container to 384 MiB: a higher peak is an OOM kill there). "dropped by the kernel" counts datagrams the server's UDP socket dropped with its receive buffer full (ss \`skmem\` d). Legitimate TCP lookups open a new connection each, as a stub resolver retrying after TC does; "refused" = reset or closed before the answer, "lost" = no answer within the timeout.
 
 ${runtimes}
 - client: ${process.version} (this script), dnsperf, python3 raw socket; ${pinning}

@@ -26,6 +26,13 @@ export function stillEstablished(localPort: number, serverPort: number): boolean
   return r.stdout.trim().length > 0;
 }
 
+/** Datagrams the kernel dropped at the server's UDP socket on 127.0.0.1:`port` (full receive buffer), from ss's skmem `d`. */
+export function udpSocketDrops(port: number): number {
+  const r = spawnSync('ss', ['-uanmH', `( sport = :${port} )`], { encoding: 'utf8' });
+  const m = /\bd(\d+)\)/.exec(r.stdout);
+  return m ? Number(m[1]) : NaN;
+}
+
 export interface WorkingSetStats {
   asked: number;
   /** NOERROR with the right address and a TTL above 0. */
