@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { instancesAnswering } from '../../src/node/instance-probe.js';
 import { pickFreePort } from '../harness/upstream.js';
+import { waitFor } from '../harness/wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIST = join(ROOT, 'dist/node-local-dns.cjs');
@@ -381,15 +382,6 @@ test('entrypoint: valid POSIX sh', () => {
 // ---------------------------------------------------------------------------------------------
 // Entrypoint: supervision across SIGUSR2 handovers, with the real bundle
 
-async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
 
