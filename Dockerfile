@@ -11,6 +11,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/build.mjs scripts/
+COPY scripts/bundle/ scripts/bundle/
 COPY src/ src/
 # esbuild writes one self-contained file (all dependencies inlined) plus its source map.
 RUN npm run build
@@ -23,7 +24,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # The runtime needs node only: drop npm, npx, corepack and yarn (less to patch, smaller image).
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg
-COPY --from=build /src/dist/node-local-dns.cjs /src/dist/node-local-dns.cjs.map /src/dist/node-local-dns-worker.cjs /src/dist/node-local-dns-worker.cjs.map /opt/node-local-dns/
+# The daemon, the worker-thread entry and the tools (load, query: loaded only when one runs).
+COPY --from=build /src/dist/node-local-dns.cjs /src/dist/node-local-dns.cjs.map /src/dist/node-local-dns-worker.cjs /src/dist/node-local-dns-worker.cjs.map /src/dist/node-local-dns-tools.cjs /src/dist/node-local-dns-tools.cjs.map /opt/node-local-dns/
 # Picks the host's iptables backend, then runs and supervises the daemon (SIGUSR2 handover).
 COPY --chmod=0755 deploy/image/iptables-mode.sh /usr/local/bin/node-local-dns-entrypoint
 # A 1 MiB young generation instead of V8's default 16 MiB: about 30 MiB less resident memory with

@@ -19,6 +19,10 @@
 //   BENCH_OUT_DIR=DIR      where latest.{json,md,svg} go (default bench/results)
 //   BENCH_PROFILE=1        also profile node-local-dns (--cpu-prof) under the cache-hit workload
 //   BENCH_SKIP_INSTALL=1   do not run scripts/install-test-deps.sh even if tools are missing
+//   BENCH_NODE=X           the Node our daemon and the bare responder run on: node24 (default, the
+//                          image's runtime from .runtime/node24, fetched on first use), current (the
+//                          Node running this script) or a path; also --node=X. They always get the
+//                          image's ENV (NODE_OPTIONS); the report says which runtime and flags.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -44,6 +48,7 @@ import {
   type ServerContext,
   type ServerId,
 } from './lib/servers.js';
+import { benchRuntime, type BenchRuntime } from './lib/runtime.js';
 import {
   errorLines,
   markdown,
@@ -435,7 +440,7 @@ function version(cmd: string, args: string[], re: RegExp): string {
   }
 }
 
-async function environment(daemonNote: string, upstream: Upstream): Promise<Record<string, string | number>> {
+async function environment(daemonNote: string, runtime: BenchRuntime, upstream: Upstream): Promise<Record<string, string | number>> {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -445,7 +450,8 @@ async function environment(daemonNote: string, upstream: Upstream): Promise<Reco
     /* not a git checkout */
   }
   return {
-    node: process.version,
+    runtime: `node-local-dns and the bare responder: ${runtime.label}`,
+    'bench script node': process.version,
     dnsperf: await dnsperfVersion(),
     unbound: version('unbound', ['-V'], /Version ([\d.]+)/),
     dnsmasq: version('dnsmasq', ['--version'], /version ([\d.]+)/),
@@ -473,12 +479,14 @@ async function main(): Promise<void> {
   let upstream: Upstream | undefined;
   try {
     const daemon = servers.some((s) => s.startsWith('nld')) || SETTINGS.profile ? await resolveDaemon(log) : { kind: 'dist' as const, args: [], note: 'not used' };
+    const runtime = benchRuntime(log);
     log(`bench: ${QUICK ? 'quick' : 'full'} mode, servers ${servers.join(',')}, ${SETTINGS.seconds} s runs x${SETTINGS.repeats}, loadavg ${loadavg().text}`);
+    log(`bench: node-local-dns and the bare responder run on ${runtime.label}`);
     upstream = await startUpstream({ kind: 'bind', queryLog: false, zones: zone.zones, workers: 1 });
     if (CLIENT_CPU !== undefined && upstream.pid) {
       await runToCompletion('taskset', 'taskset', ['-a', '-p', '-c', CLIENT_CPU, String(upstream.pid)], 5000);
     }
-    const ctx: ServerContext = { upstreamPort: upstream.port, upstreamPid: upstream.pid!, cpu: SERVER_CPU, daemon, tmp };
+    const ctx: ServerContext = { upstreamPort: upstream.port, upstreamPid: upstream.pid!, cpu: SERVER_CPU, daemon, runtime, tmp };
     const results: ServerResult[] = [];
     for (const id of servers) results.push(await benchServer(id, ctx));
     let profile: BenchReport['profile'];
@@ -494,7 +502,7 @@ async function main(): Promise<void> {
       version: 1,
       date: new Date().toISOString(),
       mode: QUICK ? 'quick' : 'full',
-      environment: await environment(daemon.note, upstream),
+      environment: await environment(daemon.note, runtime, upstream),
       settings: { ...SETTINGS, quietSpentS: Math.round(quietSpentMs / 1000) },
       servers: results,
       ratios,
@@ -506,7 +514,7 @@ async function main(): Promise<void> {
     writeFileSync(path.join(OUT_DIR, 'latest.md'), markdown(report));
     writeFileSync(path.join(OUT_DIR, 'latest.svg'), svgChart(report));
 
-    const out: string[] = ['', textTable(report), ''];
+    const out: string[] = ['', `node-local-dns and the bare responder ran on ${runtime.label}.`, '', textTable(report), ''];
     const errors = errorLines(report);
     if (errors.length) out.push('Errors:', ...errors.map((l) => `  ${l}`), '');
     if (ratios.length) out.push('Ratios:', ...ratioLines(report).map((l) => `  ${l}`), '');

@@ -22,7 +22,8 @@ import { rng } from '../test/fuzz/fuzz-long.js';
 import { runDnsperf } from './lib/dnsperf.js';
 import { MiB, treeCpuUs, treeRssBytes } from './lib/proc.js';
 import { startProcess, stopAll, type Managed } from './lib/procs.js';
-import { daemonConfigYaml, haveBinary, IMAGE_NODE_FLAGS, resolveDaemon, ROOT } from './lib/servers.js';
+import { daemonConfigYaml, haveBinary, resolveDaemon, ROOT } from './lib/servers.js';
+import { benchRuntime } from './lib/runtime.js';
 import { queryBatch, waitAnswering } from './lib/udp.js';
 
 const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
@@ -81,13 +82,14 @@ async function main(): Promise<void> {
   try {
     const cmd = await resolveDaemon(log);
     if (cmd.kind === 'fallback') throw new Error('workers need the daemon CLI bundle');
+    const runtime = benchRuntime(log);
     upstream = await startUpstream({ kind: 'bind', queryLog: false, zones: zone.zones });
     for (const workers of [1, 2]) {
       const port = await pickFreePort();
       const metricsPort = await pickFreePort();
       const file = path.join(tmp, `w${workers}.yaml`);
       writeFileSync(file, daemonConfigYaml({ port, upstreamPort: upstream.port, metricsPort, workers }));
-      const proc = startProcess(`nld-w${workers}`, 'taskset', ['-c', '0', process.execPath, ...IMAGE_NODE_FLAGS, ...cmd.args, '--config', file], { cwd: ROOT });
+      const proc = startProcess(`nld-w${workers}`, 'taskset', ['-c', '0', runtime.node, ...cmd.args, '--config', file], { cwd: ROOT, env: { ...process.env, ...runtime.env } });
       await waitAnswering(port, '_probe.cluster.local', 20_000, () => proc.running);
       await new Promise((r) => setTimeout(r, 1000));
       daemons.push({ workers, port, metricsPort, proc, rssIdleMiB: treeRssBytes(proc.pid) / MiB, cpuUsPerQuery: [], qps: [] });
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     const one = daemons[0]!;
     const lines = [
       '',
-      `workers: 1 vs 2 (${cmd.note}, Node ${process.version}, ${IMAGE_NODE_FLAGS.join(' ')}; daemons on core 0, dnsperf on core 1)`,
+      `workers: 1 vs 2 (${cmd.note}; ${runtime.label}; daemons on core 0, dnsperf on core 1)`,
       '',
       'workers  RSS idle MiB  RSS end MiB  hit ratio  hit CPU µs/q (median; runs)           QPS at fixed rate',
       ...daemons.map(

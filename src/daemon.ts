@@ -137,9 +137,9 @@ export class Daemon {
     this.pipeline.tracer = config.trace ? new Tracer(config.trace) : null;
   }
 
-  /** Query counting is on when /metrics is served here or by a cluster primary (workers). */
+  /** Query counting is on when /metrics is served (with workers > 1, by the main thread for all of them). */
   private countsQueries(config: Config): boolean {
-    return this.alwaysCount || config.metrics.listen !== null || config.workers > 1;
+    return this.alwaysCount || config.metrics.listen !== null;
   }
 
   /** Blocks for a config; caches and forwarders whose settings did not change are carried over. */

@@ -9,6 +9,7 @@ import { pickFreePort } from '../../test/harness/upstream.js';
 import { runToCompletion, startProcess, type Managed } from './procs.js';
 import { waitAnswering } from './udp.js';
 import { treePids } from './proc.js';
+import type { BenchRuntime } from './runtime.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -48,6 +49,8 @@ export interface ServerContext {
   /** taskset CPU list for servers (undefined = no pinning). */
   cpu?: string;
   daemon: DaemonCommand;
+  /** The node binary and environment (the image's ENV) our daemon and the bare responder run with. */
+  runtime: BenchRuntime;
   /** Extra node flags for our daemon (e.g. --cpu-prof). */
   nodeFlags?: string[];
   tmp: string;
@@ -89,11 +92,8 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/**
- * The V8 flags the container image runs the daemon with (Dockerfile `ENV NODE_OPTIONS`); the bench
- * measures the daemon as it runs in production. test/deploy checks the two stay the same.
- */
-export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=1'];
+/** The image's V8 flags (Dockerfile NODE_OPTIONS), for callers that pass them as arguments. */
+export { IMAGE_NODE_FLAGS } from './runtime.js';
 
 /** dist/node-local-dns.cjs, rebuilt first when missing or older than src/; fallbacks while the CLI is missing. */
 export async function resolveDaemon(log: (s: string) => void): Promise<DaemonCommand> {
@@ -254,17 +254,16 @@ export async function startServer(id: ServerId, ctx: ServerContext): Promise<Run
       });
       const file = path.join(dir, 'config.yaml');
       writeFileSync(file, conf);
-      notes.push(ctx.daemon.note);
+      notes.push(ctx.daemon.note, ctx.runtime.label);
       if (fallback && id === 'nld') notes.push('metrics not served by the fallback launcher');
-      const [cmd, args] = pinned(ctx.cpu, process.execPath, [...IMAGE_NODE_FLAGS, ...(ctx.nodeFlags ?? []), ...ctx.daemon.args, '--config', file]);
-      const s = await launch(id, cmd, args, port, notes, cleanup);
-      return s;
+      const [cmd, args] = pinned(ctx.cpu, ctx.runtime.node, [...(ctx.nodeFlags ?? []), ...ctx.daemon.args, '--config', file]);
+      return launch(id, cmd, args, port, notes, cleanup, { ...process.env, ...ctx.runtime.env });
     }
     case 'bare': {
       const js = compileBare(ctx.tmp);
-      const [cmd, args] = pinned(ctx.cpu, process.execPath, [js, '--port', String(port)]);
-      notes.push('one prepared reply, ID patched (not a real cache)');
-      return launch(id, cmd, args, port, notes, cleanup);
+      const [cmd, args] = pinned(ctx.cpu, ctx.runtime.node, [js, '--port', String(port)]);
+      notes.push('one prepared reply, ID patched (not a real cache)', ctx.runtime.label);
+      return launch(id, cmd, args, port, notes, cleanup, { ...process.env, ...ctx.runtime.env });
     }
     case 'unbound': {
       const conf = path.join(dir, 'unbound.conf');

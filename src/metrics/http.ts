@@ -109,6 +109,9 @@ function listen(server: http.Server, host: string | undefined, port: number): Pr
     server.once('error', reject);
     server.listen({ host, port, ...(REUSE_PORT_SUPPORTED ? { reusePort: true } : {}) /* surge rollouts: bind next to the old pod */ }, () => {
       server.off('error', reject);
+      // After listen only accept() reports errors (EMFILE when out of descriptors); unheard,
+      // the 'error' event would be an uncaught exception and end the process.
+      server.on('error', () => undefined);
       resolve();
     });
   });

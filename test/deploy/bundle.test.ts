@@ -1,6 +1,9 @@
 // The container image, without Docker (there is no engine here):
-// - the Dockerfile's runtime stage copies exactly the bundle (no node_modules) and the entrypoint;
-// - the bundle runs on its own in an empty directory with no node_modules anywhere above it;
+// - the Dockerfile's runtime stage copies exactly the bundles scripts/build.mjs writes (no
+//   node_modules) and the entrypoint;
+// - the bundles run on their own in an empty directory with no node_modules anywhere above it; the
+//   tools (load, query) are a separate bundle the daemon's bin loads only when one of them runs, and
+//   the daemon starts without loading the modules kept out of it (tls, assert);
 // - the entrypoint picks the iptables backend like kube-proxy's iptables-wrapper (stubbed tools),
 //   and keeps the container alive across SIGUSR2 handovers (as PID 1 of a PID namespace when the
 //   test runs as root, where `unshare` can make one).
@@ -13,14 +16,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { instancesAnswering } from '../../src/node/instance-probe.js';
+import { instancesAnswering } from '../../src/node-setup/instance-probe.js';
 import { pickFreePort } from '../harness/upstream.js';
+import { waitFor } from '../harness/wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIST = join(ROOT, 'dist/node-local-dns.cjs');
 const ENTRYPOINT_SCRIPT = join(ROOT, 'deploy/image/iptables-mode.sh');
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const NO_DIST = !existsSync(DIST) && 'dist/node-local-dns.cjs is missing: run npm run build first (CI builds it before the tests)';
+/** The bundles scripts/build.mjs writes (`out: 'dist/...'`), the daemon's first. */
+const BUNDLES = [...readFileSync(join(ROOT, 'scripts/build.mjs'), 'utf8').matchAll(/\bout:\s*'(dist\/[^']+\.cjs)'/g)].map((m) => m[1]!);
+const TOOLS_BUNDLE = 'node-local-dns-tools.cjs';
 
 // Only what node needs to run: no NODE_OPTIONS (the test runner's tsx loader), no NODE_PATH.
 const CLEAN_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' };
@@ -98,16 +105,16 @@ test('Dockerfile: the runtime stage gets the bundle and the entrypoint, never no
   }
   const fromBuild = copies.filter((c) => c.flags.from === buildName);
   assert.equal(fromBuild.length, 1, 'one COPY --from=build');
-  assert.deepEqual(fromBuild[0].sources.map((s) => posix.basename(s)).sort(), ['node-local-dns-worker.cjs', 'node-local-dns-worker.cjs.map', 'node-local-dns.cjs', 'node-local-dns.cjs.map']);
+  assert.ok(BUNDLES.includes('dist/node-local-dns.cjs') && BUNDLES.some((b) => b.endsWith(`/${TOOLS_BUNDLE}`)), `build.mjs bundles: ${BUNDLES.join(', ')}`);
+  const expected = BUNDLES.flatMap((b) => [posix.basename(b), `${posix.basename(b)}.map`]).sort();
+  assert.deepEqual(fromBuild[0].sources.map((s) => posix.basename(s)).sort(), expected, 'every bundle and its source map, nothing else');
   const bundleDir = fromBuild[0].dest;
   assert.match(bundleDir, /\/$/, 'copied into a directory');
 
   // The build stage's output path is the one build.mjs writes.
   const workdir = build.find((i) => i.op === 'WORKDIR')?.args;
   assert.ok(workdir);
-  const outfile = /outfile:\s*'([^']+)'/.exec(readFileSync(join(ROOT, 'scripts/build.mjs'), 'utf8'))?.[1];
-  assert.equal(outfile, 'dist/node-local-dns.cjs');
-  assert.ok(fromBuild[0].sources.includes(posix.join(workdir, outfile)));
+  for (const out of BUNDLES) assert.ok(fromBuild[0].sources.includes(posix.join(workdir, out)), `COPY ${posix.join(workdir, out)}`);
   const runs = build.filter((i) => i.op === 'RUN').map((i) => i.args);
   assert.ok(runs.some((r) => /\bnpm ci\b/.test(r)) && runs.some((r) => /\bnpm run build\b/.test(r)));
   for (const c of build.filter((i) => i.op === 'COPY').map((i) => copyArgs(i.args))) {
@@ -138,12 +145,17 @@ test('Dockerfile: the runtime stage gets the bundle and the entrypoint, never no
 // ---------------------------------------------------------------------------------------------
 // The bundle alone
 
-function copyBundle(): string {
-  const dir = join(tmp, 'opt');
+/** The bundles as the image has them: every file build.mjs writes, in one directory (default tmp/opt). */
+function copyBundle(name = 'opt'): string {
+  const dir = join(tmp, name);
   if (!existsSync(join(dir, 'node-local-dns.cjs'))) {
     mkdirSync(dir, { recursive: true });
-    copyFileSync(DIST, join(dir, 'node-local-dns.cjs'));
-    if (existsSync(`${DIST}.map`)) copyFileSync(`${DIST}.map`, join(dir, 'node-local-dns.cjs.map'));
+    for (const out of BUNDLES) {
+      const src = join(ROOT, out);
+      if (!existsSync(src)) continue; // a test below says which is missing
+      copyFileSync(src, join(dir, posix.basename(out)));
+      if (existsSync(`${src}.map`)) copyFileSync(`${src}.map`, join(dir, `${posix.basename(out)}.map`));
+    }
   }
   return dir;
 }
@@ -152,12 +164,71 @@ function runBundle(dir: string, args: string[]) {
   return spawnSync(process.execPath, ['node-local-dns.cjs', ...args], { cwd: dir, env: CLEAN_ENV, encoding: 'utf8', timeout: 30_000 });
 }
 
-test('the bundle needs no node_modules: it requires node built-ins only', { skip: NO_DIST }, () => {
-  const text = readFileSync(DIST, 'utf8');
-  const required = [...new Set([...text.matchAll(/\brequire\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]))];
-  assert.ok(required.length > 0);
+test('the bundles need no node_modules: they require node built-ins and each other only', { skip: NO_DIST }, () => {
   const builtins = new Set(builtinModules);
-  assert.deepEqual(required.filter((r) => !builtins.has(r.replace(/^node:/, ''))), []);
+  const siblings = new Set(BUNDLES.map((b) => `./${posix.basename(b)}`));
+  for (const out of BUNDLES) {
+    assert.ok(existsSync(join(ROOT, out)), `${out} is built`);
+    const text = readFileSync(join(ROOT, out), 'utf8');
+    const loaded = [...new Set([...text.matchAll(/\b(?:require|import)\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]!))];
+    assert.ok(loaded.length > 0);
+    assert.deepEqual(loaded.filter((r) => !builtins.has(r.replace(/^node:/, '')) && !siblings.has(r)), [], out);
+  }
+  // The daemon's bundle carries none of the tools' code: it loads their bundle when one runs.
+  const daemon = readFileSync(DIST, 'utf8');
+  assert.match(daemon, new RegExp(`import\\(["']\\./${TOOLS_BUNDLE.replace(/\./g, '\\.')}["']\\)`));
+  assert.doesNotMatch(daemon, /Generates DNS lookups from C concurrent workers/, 'the load tool\'s usage text is not in the daemon bundle');
+  assert.match(readFileSync(join(ROOT, 'dist', TOOLS_BUNDLE), 'utf8'), /Generates DNS lookups from C concurrent workers/);
+});
+
+test('the tools run through the daemon\'s bin from the image directory; the daemon runs without them', { skip: NO_DIST }, () => {
+  const dir = copyBundle();
+  const load = runBundle(dir, ['load', '--help']);
+  assert.equal(load.status, 0, load.stderr);
+  assert.match(load.stdout, /^Usage: node-local-dns load /);
+  const query = runBundle(dir, ['query', '--help']);
+  assert.equal(query.status, 0, query.stderr);
+  assert.match(query.stdout, /node-local-dns query/);
+
+  // Without the tools' bundle: the daemon's own subcommands work, a tool says what is missing.
+  const bare = copyBundle('opt-no-tools');
+  rmSync(join(bare, TOOLS_BUNDLE));
+  writeFileSync(join(bare, 'config.yaml'), readFileSync(join(ROOT, 'config/nodelocaldns.yaml')));
+  const check = runBundle(bare, ['check-config', 'config.yaml']);
+  assert.equal(check.status, 0, check.stderr);
+  const missing = runBundle(bare, ['query', '--help']);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, new RegExp(TOOLS_BUNDLE.replace(/\./g, '\\.')));
+});
+
+test('the daemon serves without loading what it does not use (tls, https, assert)', { skip: NO_DIST, timeout: 60_000 }, async () => {
+  // Each of these costs resident memory on every node (about 9 MiB for https/tls on Node 24):
+  // prom-client's index would load its Pushgateway (https), pino its transports (thread-stream,
+  // assert), sonic-boom assert; scripts/build.mjs keeps them out until used.
+  const dir = copyBundle();
+  const port = await pickFreePort();
+  const metricsPort = await pickFreePort();
+  const config = join(dir, 'serve.yaml');
+  writeFileSync(config, `servers:\n  - zones: [.]\n    bind: [127.0.0.1]\n    port: ${port}\n    cache: {}\n    forward: { to: ["127.0.0.1:9"] }\nmetrics: { listen: "127.0.0.1:${metricsPort}" }\nlog: { level: warn }\n`);
+  const listFile = join(dir, 'modules.json');
+  const preload = join(dir, 'module-list.cjs');
+  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(listFile)}, JSON.stringify(process.moduleLoadList)));\n`);
+  const child = spawn(process.execPath, ['-r', preload, 'node-local-dns.cjs', '--config', config], { cwd: dir, env: CLEAN_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    await waitFor(async () => (await instancesAnswering('127.0.0.1', port, 2, 300)).size > 0, 20_000, `the daemon answering (stderr: ${stderr})`);
+    const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(scrape.status, 200);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  const natives = new Set((JSON.parse(readFileSync(listFile, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)));
+  assert.ok(natives.has('dgram') && natives.has('http'), 'the list is the daemon\'s');
+  for (const unused of ['tls', 'https', '_tls_wrap', 'assert', 'http2']) assert.ok(!natives.has(unused), `${unused} was loaded`);
 });
 
 test('the bundle runs from an empty directory: --version, check-config, convert-corefile', { skip: NO_DIST }, () => {
@@ -311,15 +382,6 @@ test('entrypoint: valid POSIX sh', () => {
 // ---------------------------------------------------------------------------------------------
 // Entrypoint: supervision across SIGUSR2 handovers, with the real bundle
 
-async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
 
@@ -385,11 +447,16 @@ test(`entrypoint: SIGUSR2 hands over without ending the container, SIGTERM stops
   }
 });
 
-test('the image runs node with the V8 flags the benchmarks measure', async () => {
-  const { IMAGE_NODE_FLAGS } = await import('../../bench/lib/servers.js');
+test('the benchmarks run the daemon with the environment of the image (NODE_OPTIONS, ...)', async () => {
+  const { imageEnv, IMAGE_NODE_FLAGS } = await import('../../bench/lib/runtime.js');
   const runtime = dockerfile().at(-1)!;
-  const env = runtime.filter((i) => i.op === 'ENV').map((i) => i.args).join('\n');
-  const m = /NODE_OPTIONS="([^"]*)"/.exec(env);
-  assert.ok(m, 'the runtime stage sets NODE_OPTIONS');
-  assert.deepEqual(m[1].split(/\s+/), IMAGE_NODE_FLAGS);
+  const env: Record<string, string> = {};
+  for (const i of runtime.filter((x) => x.op === 'ENV')) {
+    const m = /^(\w+)=(?:"([^"]*)"|(\S*))$/.exec(i.args);
+    assert.ok(m, `ENV ${i.args}: one KEY=value per instruction`);
+    env[m[1]!] = m[2] ?? m[3]!;
+  }
+  assert.ok(env.NODE_OPTIONS, 'the runtime stage sets NODE_OPTIONS');
+  assert.deepEqual(imageEnv(), env);
+  assert.deepEqual(IMAGE_NODE_FLAGS, env.NODE_OPTIONS.split(/\s+/));
 });

@@ -386,7 +386,11 @@ test('headless metrics Service and ServiceAccount', () => {
   const svc = only('v1/Service', 'node-local-dns');
   assert.equal(svc.spec.clusterIP, 'None');
   assert.deepEqual(svc.spec.selector, only('apps/v1/DaemonSet', 'node-local-dns').spec.selector.matchLabels);
-  assert.deepEqual(svc.spec.ports, [{ name: 'metrics', port: 9253, targetPort: 9253 }]);
+  const guardPort = guardContainer(only('apps/v1/DaemonSet', 'node-local-dns')).livenessProbe.httpGet.port;
+  assert.deepEqual(svc.spec.ports, [
+    { name: 'metrics', port: 9253, targetPort: 9253 },
+    { name: 'guard-metrics', port: guardPort, targetPort: guardPort },
+  ]);
   assert.deepEqual(svc.metadata.annotations, { 'prometheus.io/port': '9253', 'prometheus.io/scrape': 'true' });
   only('v1/ServiceAccount', 'node-local-dns');
 });

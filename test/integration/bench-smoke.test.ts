@@ -35,6 +35,7 @@ test('bench quick mode measures node-local-dns and the bare responder', { timeou
       BENCH_QUIET_MAX_S: '0',
       BENCH_SKIP_INSTALL: '1',
       BENCH_OUT_DIR: out,
+      BENCH_NODE: 'current', // the servers run on this test's runtime (each CI leg checks its own)
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,9 +48,13 @@ test('bench quick mode measures node-local-dns and the bare responder', { timeou
   assert.equal(code, 0, `bench exited with ${code}:\n${output.slice(-4000)}`);
 
   const report = JSON.parse(readFileSync(path.join(out, 'latest.json'), 'utf8')) as {
+    environment: Record<string, string>;
     servers: Array<{ id: string; error?: string; workloads: Array<{ workload: string; qps: number; cpuUsPerQuery: number }> }>;
   };
   assert.deepEqual(report.servers.map((s) => s.id), ['nld', 'bare']);
+  // Every report names the runtime and the flags its figures come from.
+  assert.match(report.environment.runtime ?? '', new RegExp(`Node ${process.version.replace(/\./g, '\\.')} .*NODE_OPTIONS=`));
+  assert.match(readFileSync(path.join(out, 'latest.md'), 'utf8'), new RegExp(`Runtime: .*Node ${process.version.replace(/\./g, '\\.')}`));
   for (const s of report.servers) {
     assert.equal(s.error, undefined, `${s.id} failed: ${s.error}`);
     const ids = s.workloads.map((w) => w.workload);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from '../harness/wait.js';
 import dnsPacket from 'dns-packet';
 import { startUpstream, type Upstream } from '../harness/upstream.js';
 import { fixtures } from '../harness/zone.js';
@@ -166,14 +167,6 @@ function rawTcp(server: DnsServer): Promise<RawConn> {
   });
 }
 
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
-}
 
 const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
 
@@ -213,9 +206,9 @@ test('5,000 mutated UDP packets: counters match the parser, drop-class packets a
       sends.push(new Promise((res) => sock.send(pkt, nld.server.port, nld.server.host, () => res())));
     }
     await Promise.all(sends);
-    await waitFor(() => replies.length >= answersExpected, 500);
+    await waitUntil(() => replies.length >= answersExpected, 500);
   }
-  await waitFor(() => replies.length >= answersExpected, 3000);
+  await waitUntil(() => replies.length >= answersExpected, 3000);
   await sleep(100); // anything late (and wrong) arrives now
   sock.close();
 
@@ -337,7 +330,7 @@ test('TCP: a zero-length frame is counted and skipped; the queries around it are
   const c = await rawTcp(nld.server);
   const { wire } = buildQuery(fixtures.services[1].name, 'A', { id: 4321 });
   c.socket.write(Buffer.concat([frameTcp(wire), u16(0), frameTcp(wire)]));
-  assert.ok(await waitFor(() => c.replies.length === 2, 900), `2 replies, got ${c.replies.length}`);
+  assert.ok(await waitUntil(() => c.replies.length === 2, 900), `2 replies, got ${c.replies.length}`);
   assert.equal(c.isClosed(), false, 'the connection stays open');
   assert.equal(delta(before0).tcpFrame, 1);
   c.socket.destroy();
@@ -348,7 +341,7 @@ test('TCP: a frame shorter than a DNS header is counted and skipped; the connect
   const c = await rawTcp(nld.server);
   const { wire } = buildQuery(fixtures.services[1].name, 'A', { id: 4322 });
   c.socket.write(Buffer.concat([u16(5), Buffer.from([1, 2, 3, 4, 5]), frameTcp(wire)]));
-  assert.ok(await waitFor(() => c.replies.length === 1, 900), `1 reply, got ${c.replies.length}`);
+  assert.ok(await waitUntil(() => c.replies.length === 1, 900), `1 reply, got ${c.replies.length}`);
   assert.equal(c.replies[0].readUInt16BE(0), 4322);
   assert.equal(c.isClosed(), false);
   assert.equal(delta(before0).tcpFrame, 1);
@@ -385,7 +378,7 @@ test('TCP: a 65,535-byte frame of a query plus garbage is answered (trailing byt
   // Written in pieces so the server reassembles it across many reads.
   const stream = frameTcp(big);
   for (let pos = 0; pos < stream.length; pos += 7000) c.socket.write(stream.subarray(pos, pos + 7000));
-  assert.ok(await waitFor(() => c.replies.length >= 1, 3000), 'the reply arrives');
+  assert.ok(await waitUntil(() => c.replies.length >= 1, 3000), 'the reply arrives');
   const first = decodeResponse(c.replies[0]);
   assert.equal(first.id, 0xbeef);
   assert.equal(first.rcode, 'NOERROR');
@@ -394,7 +387,7 @@ test('TCP: a 65,535-byte frame of a query plus garbage is answered (trailing byt
   assert.equal(delta(before0).formerr, 0);
   const { wire: next } = buildQuery(svc.name, 'A', { id: 0xcafe });
   c.socket.write(frameTcp(next));
-  assert.ok(await waitFor(() => c.replies.length >= 2, 3000), 'the next query on the same connection is answered');
+  assert.ok(await waitUntil(() => c.replies.length >= 2, 3000), 'the next query on the same connection is answered');
   const ok = decodeResponse(c.replies[1]);
   assert.equal(ok.id, 0xcafe);
   assert.deepEqual(answerData(ok, 'A'), [svc.ipv4]);
@@ -417,7 +410,7 @@ test('TCP: a 65,535-byte query made valid by a huge EDNS padding option is handl
   assert.ok(parseQuery(msg).ok, 'valid by our parser');
   const c = await rawTcp(nld.server);
   c.socket.write(frameTcp(msg));
-  assert.ok(await waitFor(() => c.replies.length >= 1, 5000), 'some reply arrives');
+  assert.ok(await waitUntil(() => c.replies.length >= 1, 5000), 'some reply arrives');
   const reply = decodeResponse(c.replies[0]);
   assert.equal(reply.id, 0x0a0a);
   assert.ok(['NOERROR', 'FORMERR', 'SERVFAIL'].includes(reply.rcode), `rcode ${reply.rcode}`);
@@ -456,7 +449,7 @@ test('TCP: 400 mutated frames pipelined on 4 connections: one well-formed reply 
       pos += len;
     }
   }
-  const done = await waitFor(() => conns.every((c, i) => c.replies.length >= expected[i]), 5000);
+  const done = await waitUntil(() => conns.every((c, i) => c.replies.length >= expected[i]), 5000);
   assert.ok(done, `replies ${conns.map((c) => c.replies.length).join('/')} of ${expected.join('/')}`);
   for (const [i, c] of conns.entries()) {
     assert.equal(c.replies.length, 100);
@@ -481,7 +474,7 @@ test(
     c.socket.write(Buffer.concat(Array.from({ length: 100 }, () => frameTcp(response))));
     await sleep(100); // a separate read: frames already in the same chunk are still handled
     c.socket.write(frameTcp(wire));
-    const answered = await waitFor(() => c.replies.length >= 1, 700);
+    const answered = await waitUntil(() => c.replies.length >= 1, 700);
     c.socket.destroy();
     assert.ok(answered, 'the query after 100 dropped frames is answered');
   },

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
+import { authoritativeNamedConf } from '../harness/named-conf.js';
 
 export interface BindServer {
   port: number;
@@ -32,21 +33,7 @@ alias   IN CNAME a.test.local.
 `;
 
 function namedConf(dir: string, port: number): string {
-  return `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  session-keyfile "${dir}/session.key";
-  managed-keys-directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  dnssec-validation no;
-  notify no;
-  allow-query { any; };
-};
-controls { };
-zone "${TEST_ZONE}" { type primary; file "${dir}/${TEST_ZONE}.zone"; };
-`;
+  return authoritativeNamedConf({ dir, port, listenOn: '127.0.0.1', zones: [{ origin: TEST_ZONE, file: `${dir}/${TEST_ZONE}.zone` }] });
 }
 
 /** A port that is currently free for both UDP and TCP on 127.0.0.1. */

@@ -11,12 +11,13 @@ import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../../src/log/logger.js';
-import { SetupErrors } from '../../src/node/setup-errors.js';
+import { SetupErrors } from '../../src/node-setup/setup-errors.js';
 import type { NodeSetupConfig } from '../../src/config/types.js';
-import { runCommand, type Exec } from '../../src/node/exec.js';
-import { ensureInterface, removeInterface } from '../../src/node/interface.js';
-import { buildRules, ensureRules, removeRules, formatRule, ruleArgv } from '../../src/node/iptables.js';
-import { NodeSetup, FALLBACK_LOG } from '../../src/node/node-setup.js';
+import { runCommand, type Exec } from '../../src/node-setup/exec.js';
+import { ensureInterface, removeInterface } from '../../src/node-setup/interface.js';
+import { buildRules, ensureRules, removeRules, formatRule, ruleArgv } from '../../src/node-setup/iptables.js';
+import { NodeSetup, FALLBACK_LOG } from '../../src/node-setup/node-setup.js';
+import { waitFor } from '../harness/wait.js';
 
 const IPS = ['169.254.20.10', '10.96.0.10'];
 const SKIP_CONNTRACK = 'NodeLocal DNS Cache: skip conntrack';
@@ -138,13 +139,6 @@ function config(over: Partial<NodeSetupConfig> = {}): NodeSetupConfig {
   return { localIps: IPS, setupInterface: true, setupIptables: true, interfaceName: 'nodelocaldns', syncIntervalMs: 60_000, skipTeardown: false, dnsPort: 53, healthPort: 8080, ...over };
 }
 
-async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The device holding the IPs: lo in fallback, else the dummy link. */
 function deviceOf(node: NodeSetup): string {
@@ -246,7 +240,7 @@ nsTest('a rule or IP deleted by hand comes back on the next sync', async (ns) =>
   const dev = deviceOf(node);
   inNs(ns, ['ip', 'addr', 'del', '10.96.0.10/32', 'dev', dev]);
   assert.equal(countNodeLocalRules(ns), 23);
-  await waitFor(() => countNodeLocalRules(ns) === 24 && addrsOn(ns, dev).includes('10.96.0.10/32'));
+  await waitFor(() => countNodeLocalRules(ns) === 24 && addrsOn(ns, dev).includes('10.96.0.10/32'), 3000, '24 rules and the ClusterIP address');
   node.close();
   assert.ok(log.messages().includes(`Added back nodelocaldns rule - {filter INPUT [${rule.join(' ')}]}`));
   // Re-added at the top of its chain.

@@ -23,6 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBundle, BUNDLE, httpGet, metricSum, netnsUnavailable, nsRun, REPO_ROOT, removeNamespaceSync, run } from './topology.js';
 import { generateZone, renderZoneText, type ZoneRecord } from '../harness/zone.js';
+import { waitFor } from '../harness/wait.js';
+import { authoritativeNamedConf } from '../harness/named-conf.js';
 
 const DAEMON_IP = '169.254.20.10';
 const KUBE_DNS_IP = '127.0.0.1'; // BIND, on the namespace's own loopback
@@ -88,14 +90,6 @@ function cleanupSync(): void {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, details: () => string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} not ready within ${timeoutMs} ms\n${details()}`);
-}
 
 async function digAnswers(server: string, name: string): Promise<boolean> {
   const r = await nsRun(NS, ['dig', '+short', '+time=1', '+tries=1', `@${server}`, name, 'A'], { check: false, timeoutMs: 5000 });
@@ -119,26 +113,12 @@ async function setUp(): Promise<void> {
   writeFileSync(join(dir, `${ZONE}.zone`), clusterZoneText());
   writeFileSync(
     join(dir, 'named.conf'),
-    `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  session-keyfile "${dir}/session.key";
-  managed-keys-directory "${dir}";
-  listen-on port 53 { ${KUBE_DNS_IP}; };
-  listen-on-v6 { none; };
-  recursion no;
-  dnssec-validation no;
-  notify no;
-  allow-query { any; };
-};
-controls { };
-zone "${ZONE}" { type primary; file "${dir}/${ZONE}.zone"; };
-`,
+    authoritativeNamedConf({ dir, port: 53, listenOn: KUBE_DNS_IP, zones: [{ origin: ZONE, file: `${dir}/${ZONE}.zone` }] }),
   );
   const namedLog = openSync(join(dir, 'named.log'), 'a');
   spawn('ip', ['netns', 'exec', NS, 'named', '-g', '-c', join(dir, 'named.conf')], { stdio: ['ignore', namedLog, namedLog] }).on('error', () => undefined);
   closeSync(namedLog);
-  await waitFor('BIND', () => digAnswers(KUBE_DNS_IP, READY.fqdn), 20_000, () => readFileSync(join(dir, 'named.log'), 'utf8').slice(-2000));
+  await waitFor(() => digAnswers(KUBE_DNS_IP, READY.fqdn), 20_000, 'BIND', () => readFileSync(join(dir, 'named.log'), 'utf8').slice(-2000), 100);
 
   // The daemon: the official Corefile's cluster.local block (cache success 9984 30 / denial 9984 5, forward force_tcp).
   writeFileSync(
@@ -162,7 +142,7 @@ metrics:
   daemon.stdout!.on('data', keep);
   daemon.stderr!.on('data', keep);
   daemon.on('error', () => undefined);
-  await waitFor('node-local-dns', () => digAnswers(DAEMON_IP, READY.fqdn), 20_000, () => daemonOutput.slice(-4000));
+  await waitFor(() => digAnswers(DAEMON_IP, READY.fqdn), 20_000, 'node-local-dns', () => daemonOutput.slice(-4000), 100);
 }
 
 async function tearDown(): Promise<void> {

@@ -2,8 +2,8 @@
 // namespace mini-cluster of ./topology.ts, under steady load from a pod:
 //   1. A serves the node as the DaemonSet runs it (rules, addresses, pidfile).
 //   2. B starts beside A with the same args; both bind port 53 (and the HTTP ports) on the same
-//      addresses with SO_REUSEPORT, so the kernel spreads queries over both (id.server CH TXT from
-//      the pod sees both instance ids).
+//      addresses with SO_REUSEPORT, so the kernel spreads queries over both (id.server CH TXT asked
+//      on the node sees both instance ids).
 //   3. A gets SIGTERM: it sees another instance answering on its address, leaves the shared rules
 //      and addresses in place and exits 0.
 //   4. Only B answers; the rules and addresses are all there; B's /health and /metrics are served.
@@ -94,12 +94,15 @@ function startLoad(ns: string, args: string[]): RunningLoad {
   };
 }
 
-/** The instance ids answering `id.server CH TXT` at the node-local address, asked from `probes` fresh source ports in the pod. */
+/**
+ * The instance ids answering `id.server CH TXT` at the node-local address, asked from `probes`
+ * fresh source ports on the node (the daemon answers it to the node's own addresses only).
+ */
 async function instancesSeen(topo: Topology, probes = 16): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
   await Promise.all(
     Array.from({ length: probes }, async () => {
-      const r = await topo.exec(topo.nsPods[0]!, ['dig', '+short', '+time=1', '+tries=2', `@${LOCAL_DNS_IP}`, 'id.server', 'CH', 'TXT'], { check: false, timeoutMs: 10_000 });
+      const r = await topo.exec(topo.nsNode, ['dig', '+short', '+time=1', '+tries=2', `@${LOCAL_DNS_IP}`, 'id.server', 'CH', 'TXT'], { check: false, timeoutMs: 10_000 });
       const id = r.stdout.trim().replace(/^"|"$/g, '');
       if (id) seen.set(id, (seen.get(id) ?? 0) + 1);
     }),

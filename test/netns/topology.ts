@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateZone, serviceIpv4 } from '../harness/zone.js';
+import { authoritativeNamedConf } from '../harness/named-conf.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BUNDLE = join(REPO_ROOT, 'dist', 'node-local-dns.cjs');
@@ -244,22 +245,12 @@ export function cleanupStateSync(state: TopologyState): void {
 // ---- named (kube-dns replicas) ------------------------------------------------------------------
 
 function namedConf(dir: string): string {
-  return `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  session-keyfile "${dir}/session.key";
-  managed-keys-directory "${dir}";
-  listen-on port 53 { any; };
-  listen-on-v6 { none; };
-  recursion no;
-  dnssec-validation no;
-  notify no;
-  allow-query { any; };
-};
-controls { };
-zone "cluster.local" { type primary; file "${dir}/cluster.local.zone"; };
-zone "10.in-addr.arpa" { type primary; file "${dir}/10.in-addr.arpa.zone"; };
-`;
+  return authoritativeNamedConf({
+    dir,
+    port: 53,
+    listenOn: 'any',
+    zones: ['cluster.local', '10.in-addr.arpa'].map((origin) => ({ origin, file: `${dir}/${origin}.zone` })),
+  });
 }
 
 async function waitForAnswer(ns: string, server: string, name: string, want: string, timeoutMs: number, extra: string[] = []): Promise<void> {

@@ -12,8 +12,9 @@ import { HealthState, HealthStats } from '../../src/health/health.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/metrics/http.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { DnsStats } from '../../src/metrics/dns-stats.js';
-import { SetupErrors } from '../../src/node/setup-errors.js';
+import { SetupErrors } from '../../src/node-setup/setup-errors.js';
 import { REUSE_PORT_SUPPORTED } from '../../src/util/features.js';
+import { waitFor } from '../harness/wait.js';
 
 interface Reply {
   status: number;
@@ -54,13 +55,6 @@ function metricsRegistry(health?: HealthStats) {
 /** TCP servers and sockets currently alive in this process. */
 const tcpHandles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'TCPSocketWrap').length;
 
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 const handles: HttpServerHandle[] = [];
 after(async () => {
@@ -152,7 +146,7 @@ test('self-check GETs /health and feeds coredns_health_request_duration_seconds'
   const health = new HealthState({ stats, intervalMs: 10 });
   const srv = await start({ health, registry });
   health.startSelfCheck(`${srv.url}/health`);
-  await waitFor(() => stats.duration.count >= 3);
+  await waitFor(() => stats.duration.count >= 3, 2000, 'three self-checks');
   assert.equal(stats.failures, 0);
   assert.ok(stats.duration.sum > 0 && stats.duration.sum < 3);
   const body = (await request(`${srv.url}/metrics`)).body.toString();
@@ -171,7 +165,7 @@ test('self-check failures are counted (nothing listening, then non-200)', async 
   const stats = new HealthStats();
   const health = new HealthState({ stats, intervalMs: 10, timeoutMs: 500 });
   health.startSelfCheck(`http://127.0.0.1:${free}/health`);
-  await waitFor(() => stats.failures >= 2);
+  await waitFor(() => stats.failures >= 2, 2000, 'two failed self-checks');
   assert.equal(stats.duration.count, stats.failures, 'failed probes are observed too (CoreDNS does)');
   health.stopSelfCheck();
 
@@ -181,7 +175,7 @@ test('self-check failures are counted (nothing listening, then non-200)', async 
   const stats2 = new HealthStats();
   const checker = new HealthState({ stats: stats2, intervalMs: 10 });
   checker.startSelfCheck(`${srv.url}/health`);
-  await waitFor(() => stats2.failures >= 1);
+  await waitFor(() => stats2.failures >= 1, 2000, 'a failed self-check');
   checker.stop();
 });
 
@@ -229,7 +223,7 @@ test('close() ends idle keep-alive connections and leaves no handles', async () 
   assert.ok(tcpHandles() > before, 'server and an idle keep-alive connection are open');
   await srv.close();
   await srv.close(); // idempotent
-  await waitFor(() => tcpHandles() === before);
+  await waitFor(() => tcpHandles() === before, 2000, 'the TCP handles to close');
   agent.destroy();
   await assert.rejects(request(`${srv.url}/health`), { code: 'ECONNREFUSED' });
 });
