@@ -1,5 +1,5 @@
 // The prom-client Registry behind /metrics. The hot path only increments typed arrays and plain
-// numbers (metrics/dns-stats.ts, cache/stats.ts, forward/stats.ts, node/setup-errors.ts); every
+// numbers (metrics/dns-stats.ts, cache/stats.ts, forward/stats.ts, node-setup/setup-errors.ts); every
 // family here is a scrape-time collector that turns those numbers into CoreDNS 1.13 series:
 // same names, types, label sets and buckets (see README.md in this folder). Labels are written
 // in alphabetical order with `le` last, as Go's client_golang does. A series appears once it is
@@ -12,7 +12,7 @@ import { registerProcessMetrics } from './default-metrics.js';
 import { CACHE_TYPE_LABELS, type CacheStats } from '../cache/stats.js';
 import type { ForwardStats, UpstreamStats } from '../forward/stats.js';
 import { HealthStats, SLIM_TIME_BUCKETS } from '../health/health.js';
-import { SETUP_ERROR_TYPES, type SetupErrors } from '../node/setup-errors.js';
+import { SETUP_ERROR_TYPES, type SetupErrors } from '../node-setup/setup-errors.js';
 import { FAMILY_LABELS, PLUGIN_LABELS, PROTO_LABELS, QTYPE_LABELS, type DnsStats, type ZoneStats } from './dns-stats.js';
 import { DURATION_BUCKETS, RCODE_SLOTS, type HistogramCounts } from '../util/histogram.js';
 import { RCODE_NAMES } from '../dns/qtypes.js';

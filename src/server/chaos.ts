@@ -4,7 +4,7 @@
 // - `id.server.` / `hostname.bind.` (RFC 4892): hostname/pid/random, for operators debugging on
 //   the node ("which cache answered?"). node-cache's Corefile loads no `chaos` plugin, so pods
 //   never learned the node's hostname or a PID from it; neither do they from us.
-// - `<nonce>.instance-check.node-local-dns.`: the shutdown instance check (node/instance-probe.ts).
+// - `<nonce>.instance-check.node-local-dns.`: the shutdown instance check (node-setup/instance-probe.ts).
 //   The answer proves it came from node-local-dns (a value derived from the nonce, which a stray
 //   server answering anything cannot produce), names the instance with a token (the same in
 //   every worker thread of one instance, and neither hostname nor PID) and says whether that instance is serving or stopping.

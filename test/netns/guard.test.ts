@@ -119,7 +119,15 @@ suite('guard: fallback to kube-dns while the daemon is down', { skip: skip ?? fa
       killedAt = elapsed();
       process.kill(container!.pid, 'SIGKILL');
       process.kill(daemonPid(), 'SIGKILL');
-      await sleep(4000);
+      // One owner per rule: while the guard has the node, the daemon's rules and the ClusterIP
+      // address are gone, the guard's 4 DNAT rules (UDP/TCP, pods and node) are in place.
+      await waitFor(async () => (await guardState('fallback')) === 1, 5000, 'guard takes over', () => guard.logs().slice(-3000));
+      await sleep(800); // the takeover's last commands (the node's own path, duplicates)
+      assert.deepEqual(await nodeLocalRules(topo.nsNode), [], 'no nodelocaldns rule while the guard has the node');
+      assert.equal((await guardRules()).length, 4);
+      const addrs = await addresses(topo.nsNode);
+      assert.ok(!addrs.includes(`${LOCAL_IPS[1]}/32`) && addrs.includes(`${LOCAL_IPS[0]}/32`), `ClusterIP removed, link-local kept: ${addrs.join(' ')}`);
+      await sleep(2200);
       restartAt = elapsed();
       container = await startContainer();
     });

@@ -12,7 +12,7 @@ import { DnsStats, PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, SIZE_BUCKETS
 import { DURATION_BUCKETS } from '../../src/util/histogram.js';
 import { CacheStats } from '../../src/cache/stats.js';
 import { ForwardStats, UpstreamStats } from '../../src/forward/stats.js';
-import { SETUP_ERROR_TYPES, SetupErrors } from '../../src/node/setup-errors.js';
+import { SETUP_ERROR_TYPES, SetupErrors } from '../../src/node-setup/setup-errors.js';
 import { SLIM_TIME_BUCKETS } from '../../src/health/health.js';
 
 interface ParsedMetric {
