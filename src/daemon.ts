@@ -372,6 +372,7 @@ function pluginNames(block: ServerBlockConfig): string[] {
     if (p.loadbalance) names.push('loadbalance');
     if (p.whoami) names.push('whoami');
     if (p.dns64) names.push('dns64');
+    if (p.dnstap.length > 0) names.push('dnstap');
   }
   return names;
 }

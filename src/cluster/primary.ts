@@ -45,7 +45,7 @@ interface ThreadWorker {
  * dist/node-local-dns-worker.cjs next to the running bundle (only the serving code), else the
  * running script itself (src/main.ts under tsx), which starts a worker when it runs in one.
  */
-export function workerEntry(): string {
+function workerEntry(): string {
   const running = typeof __filename === 'string' ? __filename : process.argv[1];
   const lean = join(dirname(running), 'node-local-dns-worker.cjs');
   return existsSync(lean) ? lean : process.argv[1];

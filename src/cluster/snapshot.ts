@@ -2,7 +2,8 @@
 // workers as the stats objects the metrics registry reads. Aggregate objects are created once
 // per label set and updated in place, so the registry sees stable objects and counters that never
 // go backwards (a worker that exits leaves its last counts behind).
-import { DnsStats, type ZoneStats, type HistogramCounts } from '../metrics/dns-stats.js';
+import { DnsStats, type ZoneStats } from '../metrics/dns-stats.js';
+import type { HistogramCounts } from '../util/histogram.js';
 import { CacheStats } from '../cache/stats.js';
 import { ForwardStats, UpstreamStats } from '../forward/stats.js';
 import type { Daemon } from '../daemon.js';

@@ -11,7 +11,7 @@ import type { NodeSetupConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { HealthState } from '../health/health.js';
 import { startHttpServer, type HttpServerHandle } from '../metrics/http.js';
-import { SetupErrors } from '../node/setup-errors.js';
+import { SetupErrors } from '../node-setup/setup-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { VERSION } from '../version.js';
 import { GuardStateMachine, type Transition } from './state-machine.js';

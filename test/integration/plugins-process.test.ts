@@ -44,21 +44,21 @@ ${extra}
 }
 `,
     );
-  write('    debug\n    dnstap /var/run/dnstap.sock full');
+  write('    debug\n    dnstap tls://127.0.0.1:6000 full');
   let logs = '';
   child = spawn(process.execPath, [BUNDLE, '-conf', corefile], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d) => (logs += d));
   child.stderr!.on('data', (d) => (logs += d));
   await waitFor(() => logs.includes('node-local-dns serving'), 15_000, 'start', () => logs.slice(-2000));
   assert.equal(warnings(logs).length, 1);
-  assert.match(warnings(logs)[0], new RegExp(`debug \\(${corefile}:4\\): panic recovery.*dnstap \\(${corefile}:5\\): no dnstap output`));
+  assert.match(warnings(logs)[0], new RegExp(`debug \\(${corefile}:4\\): panic recovery.*dnstap \\(${corefile}:5\\): TLS endpoints are not supported`));
   assert.deepEqual(answerData((await queryUdp({ host: '127.0.0.1', port: dnsPort }, 'a.example.test', 'A')).packet, 'A'), ['10.1.2.3']);
   const first = await metrics(metricsPort);
   assert.match(first, /^nodelocaldns_config_ignored_directives\{plugin="debug"\} 1$/m);
   assert.match(first, /^nodelocaldns_config_ignored_directives\{plugin="dnstap"\} 1$/m);
   assert.match(await (await fetch(`http://127.0.0.1:${pprofPort}/debug/pprof/`)).text(), /heap/);
 
-  write('    dnstap /var/run/dnstap.sock full');
+  write('    dnstap tls://127.0.0.1:6000 full');
   child.kill('SIGUSR1');
   await waitFor(() => warnings(logs).length === 2, 10_000, 'the warning again after the reload', () => logs.slice(-2000));
   assert.doesNotMatch(warnings(logs)[1], /debug/);
