@@ -19,6 +19,7 @@ import { handOverTo, type InheritedListener } from './server/handover.js';
 import { blockCacheId, decodeSnapshot, encodeSnapshot, restoreSnapshot, type SnapshotSource } from './cache/snapshot.js';
 import { readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { Tracer } from './plugins/trace.js';
+import { pluginSamples, type PluginSample } from './plugins/metrics.js';
 
 /**
  * Receive buffer of the sockets to UDP upstreams: their replies are bounded by maxConcurrent and
@@ -334,6 +335,9 @@ export class Daemon {
   }
   blockRuntimes(): readonly BlockRuntime[] {
     return this.blocks;
+  }
+  pluginSamples(): PluginSample[] {
+    return pluginSamples(this.blocks);
   }
   pluginsEnabled(): { server: string; zone: string; name: string }[] {
     return this.current ? pluginsEnabledFor(this.current) : [];

@@ -269,4 +269,7 @@ export class WorkerPool {
   pluginsEnabled() {
     return this.current ? pluginsEnabledFor(this.current) : [];
   }
+  pluginSamples() {
+    return this.stats.pluginSamples();
+  }
 }

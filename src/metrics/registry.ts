@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Registry, type Counter } from 'prom-client';
 import { registerProcessMetrics } from './default-metrics.js';
+import { PLUGIN_FAMILIES, type PluginSample } from '../plugins/metrics.js';
 import { CACHE_TYPE_LABELS, type CacheStats } from '../cache/stats.js';
 import type { ForwardStats, UpstreamStats } from '../forward/stats.js';
 import { HealthStats, SLIM_TIME_BUCKETS } from '../health/health.js';
@@ -26,6 +27,8 @@ export interface MetricsSources {
   pluginsEnabled(): Iterable<{ server: string; zone: string; name: string }>;
   /** Corefile directives of the current config accepted but not applied (src/plugins). */
   ignoredDirectives?(): Iterable<{ plugin: string }>;
+  /** template/hosts/dns64 series (src/plugins/metrics.ts). */
+  pluginSamples?(): Iterable<PluginSample>;
   readonly version: string; // coredns_build_info{version}
   readonly revision?: string; // coredns_build_info{revision}; '' when unknown
   readonly health?: HealthStats; // fed by HealthState's self-check; created when absent
@@ -134,6 +137,7 @@ function coreFamilies(s: MetricsSources, health: HealthStats): ScrapeFamily[] {
   return [
     family('coredns_build_info', "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.", 'gauge', () => [{ labels: build, value: 1 }]),
     family('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => pluginSamples(s)),
+    ...PLUGIN_FAMILIES.map((f) => family(f.name, f.help, f.type, () => [...(s.pluginSamples?.() ?? [])].filter((p) => p.name === f.name).map((p) => ({ labels: { ...p.labels }, value: p.value })))),
     family('nodelocaldns_config_ignored_directives', 'Corefile directives (or options) of the current config that are accepted but not applied, by plugin.', 'gauge', () => ignoredSamples(s)),
     family('coredns_reload_failed_total', 'Counter of the number of failed reload attempts.', 'counter', () => single(s.reloadFailed())),
     family('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => single(s.dns.panics)),

@@ -42,8 +42,8 @@ export class BlockPlugins {
   readonly template: TemplateHandler | null;
   readonly hosts: HostsHandler | null;
   private readonly rewrite: RewriteHandler | null;
-  private readonly dns64: Dns64 | null;
-  private readonly dnstap: readonly DnstapWriter[];
+  readonly dns64: Dns64 | null;
+  readonly dnstap: readonly DnstapWriter[];
   private readonly local: readonly LocalAnswerer[];
   /** template or hosts: misses are answered here before forward (even without forward). */
   readonly answersLocally: boolean;
