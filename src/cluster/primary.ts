@@ -17,7 +17,7 @@ import type { InheritedListener } from '../server/handover.js';
 import { INSTANCE_ID } from '../server/chaos.js';
 import { StatsAggregate, takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
-import type { WorkerThreadData } from './thread-data.js';
+import type { WorkerThreadData } from '../util/thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const WORKER_START_TIMEOUT_MS = 15_000;

@@ -7,7 +7,7 @@ import { createLogger } from '../log/logger.js';
 import { installCrashPolicy } from '../cli/crash-policy.js';
 import { takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
-import type { WorkerThreadData } from './thread-data.js';
+import type { WorkerThreadData } from '../util/thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 export function runWorkerThread(data: WorkerThreadData): void {

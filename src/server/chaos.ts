@@ -12,7 +12,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ParsedQuery } from '../dns/query.js';
-import { workerThreadData } from '../cluster/thread-data.js';
+import { workerThreadData } from '../util/thread-data.js';
 import { writeClientOpt } from '../dns/reply.js';
 import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, OPT_RR_SIZE, TYPE } from '../dns/constants.js';
 
