@@ -1,22 +1,16 @@
-// The runtime of one server block: its cache, forwarder and coalescer, and the two operations the
-// pipeline needs from it: resolve a miss (coalesced, cached) and refresh an entry in the background.
+// The runtime of one server block: its parts assembled. The cache handler (cache/handler.ts) takes
+// every cache decision and fetches what it misses from next(): the local-answer plugins (template,
+// hosts), else the forwarder for the names forward takes.
 import type { ServerBlockConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 import { ResponseCache } from '../cache/response-cache.js';
-import { Coalescer } from '../cache/coalescer.js';
-import { classifyReply } from '../cache/policy.js';
+import { CacheHandler, type Fetched } from '../cache/handler.js';
 import { Forwarder } from '../forward/forwarder.js';
-import { queryFromKey, toTemplate, type ReplyTemplate } from '../dns/reply.js';
 import { keyToName } from '../dns/query.js';
-import { HEADER_SIZE } from '../dns/constants.js';
 import { BlockPlugins } from '../plugins/chain.js';
 
-export type MissOutcome =
-  | { readonly ok: true; readonly template: ReplyTemplate; readonly ttlSeconds: number /* -1: leave TTLs */ }
-  | { readonly ok: false; readonly refused: boolean; readonly detail: string };
-
 export class BlockRuntime {
-  readonly coalescer = new Coalescer<MissOutcome>();
+  readonly handler: CacheHandler;
 
   constructor(
     readonly config: ServerBlockConfig,
@@ -24,7 +18,9 @@ export class BlockRuntime {
     readonly forwarder: Forwarder | null,
     readonly servers: readonly string[],
     readonly plugins: BlockPlugins | null = config.plugins ? new BlockPlugins(config.plugins) : null,
-  ) {}
+  ) {
+    this.handler = new CacheHandler(cache, (key, query, questionEnd, clientUsedTcp, seenBefore) => this.next(key, query, questionEnd, clientUsedTcp, seenBefore), forwarder !== null);
+  }
 
   static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }): BlockRuntime {
     const cache = reuse?.cache !== undefined ? reuse.cache : config.cache ? new ResponseCache(config.cache, clock, servers, config.zones.join(',')) : null;
@@ -41,40 +37,14 @@ export class BlockRuntime {
     return !except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
   }
 
-  /** Forwards a miss (one exchange per key at a time) and stores a cacheable reply. */
-  resolveMiss(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits = 0): Promise<MissOutcome> {
-    return this.coalescer.run(key, () => this.exchange(key, query, questionEnd, clientUsedTcp, carriedHits));
-  }
-
-  /** Background refresh for prefetch and serve_stale, coalesced with any miss for the same key. */
-  refresh(key: string): void {
-    if (!this.forwarder || this.coalescer.has(key)) return;
-    const entry = this.cache?.peek(key);
-    if (entry) entry.refreshing = true;
-    const query = queryFromKey(key, 0);
-    const questionEnd = HEADER_SIZE + key.length - 1;
-    void this.resolveMiss(key, query, questionEnd, true, entry?.hits ?? 0).finally(() => {
-      if (entry) entry.refreshing = false;
-    });
-  }
-
-  private async exchange(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits: number): Promise<MissOutcome> {
-    // template and hosts come after the cache and before forward (CoreDNS plugin.cfg).
+  /** What the cache sits in front of: template and hosts come after the cache and before forward (CoreDNS plugin.cfg). */
+  private next(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, seenBefore: boolean): Fetched | Promise<Fetched> {
     const local = this.plugins?.answersLocally ? this.plugins.answerLocally(query) : null;
-    if (local && !local.ok) return { ok: false, refused: false, detail: local.detail };
+    if (local) return local.ok ? local : { ok: false, reason: 'local', detail: local.detail };
     const forwarder = this.forwarder;
-    if (!local && !this.forwards(key)) return forwarder ? { ok: false, refused: true, detail: 'name excepted from forward' } : { ok: false, refused: false, detail: 'no forward configured for this zone' };
-    // Names asked before get the upstream capacity a flood of new names cannot take (concurrency.ts).
-    const seenBefore = this.cache?.seenBefore(key) ?? false;
-    const result = local ?? (await forwarder!.forward(query, questionEnd, clientUsedTcp, seenBefore));
-    if (!result.ok) return { ok: false, refused: result.reason === 'max-concurrent', detail: result.detail };
-    const analysis = result.analysis;
-    const template = toTemplate(result.reply, analysis, questionEnd);
-    if (!this.cache) return { ok: true, template, ttlSeconds: -1 };
-    const decision = classifyReply(analysis, this.cache.config);
-    if (decision.store === -1) return { ok: true, template, ttlSeconds: -1 };
-    this.cache.insert(key, template, decision.store, decision.ttlSeconds, carriedHits);
-    return { ok: true, template, ttlSeconds: decision.ttlSeconds };
+    if (!forwarder) return { ok: false, reason: 'no-forward', detail: 'no forward configured for this zone' };
+    if (!this.forwards(key)) return { ok: false, reason: 'excepted', detail: 'name excepted from forward' };
+    return forwarder.forward(query, questionEnd, clientUsedTcp, seenBefore);
   }
 
   /** Closes what this block owns, except parts handed to a successor on reload. */
