@@ -10,7 +10,8 @@ import { RCODE, TYPE } from '../dns/constants.js';
 import { FRESH } from '../cache/response-cache.js';
 import { PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, type DnsStats, type ZoneStats } from '../metrics/dns-stats.js';
 import type { ZoneRouter, Route } from './zone-router.js';
-import type { MissOutcome } from './block.js';
+import { isRefusal, type MissOutcome } from './block.js';
+import { BackgroundFailures } from '../util/background.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
@@ -34,6 +35,8 @@ export class QueryPipeline {
   private readonly queryLog: QueryLog;
   private readonly errors: RateLimitedErrorLog;
   private readonly panics: RateLimitedLog;
+  /** A failed background refresh: counted in coredns_panics_total and logged, like a failed query. */
+  private readonly background: BackgroundFailures;
   inFlight = 0;
   readonly loopProbes = new LoopProbeRegistry();
   /**
@@ -51,6 +54,7 @@ export class QueryPipeline {
     this.queryLog = new QueryLog(logger.child({ component: 'log' }));
     this.errors = new RateLimitedErrorLog(logger.child({ component: 'errors' }));
     this.panics = new RateLimitedLog(logger.child({ component: 'server' }));
+    this.background = new BackgroundFailures(() => this.dnsStats.panics++, logger.child({ component: 'server' }));
   }
 
   handle<P>(received: Buffer, channel: ReplyChannel<P>, peer: P): void {
@@ -110,13 +114,13 @@ export class QueryPipeline {
         if (hit.state === FRESH) {
           if (cache.shouldPrefetch(hit)) {
             cache.stats.prefetches++;
-            block.refresh(query.key);
+            block.refresh(query.key, this.background.report);
           }
         } else {
           cache.stats.servedStale++;
           if (!hit.entry.refreshing) {
             cache.stats.prefetches++; // CoreDNS counts stale refreshes as prefetches
-            block.refresh(query.key);
+            block.refresh(query.key, this.background.report);
           }
         }
         return;
@@ -169,8 +173,8 @@ export class QueryPipeline {
       this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
       return;
     }
-    const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
-    this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.detail);
+    const rcode = isRefusal(outcome.error) ? RCODE.REFUSED : RCODE.SERVFAIL;
+    this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.error.message);
     this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
   }
 
