@@ -166,10 +166,8 @@ export class Daemon {
         cacheDonor.cache!.stats.zones = block.zones.join(',');
       }
       const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
-      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), {
-        ...(cacheDonor ? { cache: cacheDonor.cache } : {}),
-        ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}),
-      });
+      const reuse = { ...(cacheDonor ? { cache: cacheDonor.cache } : {}), ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}) };
+      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), reuse, this.background.report);
     });
   }
 

@@ -36,9 +36,10 @@ export class BlockRuntime {
     readonly plugins: BlockPlugins | null = config.plugins ? new BlockPlugins(config.plugins) : null,
   ) {}
 
-  static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }): BlockRuntime {
+  /** `onBackgroundError`: where a bug in a new forwarder's health probes goes (counted and logged). */
+  static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }, onBackgroundError?: BackgroundErrorSink): BlockRuntime {
     const cache = reuse?.cache !== undefined ? reuse.cache : config.cache ? new ResponseCache(config.cache, clock, servers, config.zones.join(',')) : null;
-    const forwarder = reuse?.forwarder !== undefined ? reuse.forwarder : config.forward ? new Forwarder(config.forward, clock, udpBufferBytes) : null;
+    const forwarder = reuse?.forwarder !== undefined ? reuse.forwarder : config.forward ? new Forwarder(config.forward, clock, udpBufferBytes, onBackgroundError ? { onBackgroundError } : {}) : null;
     return new BlockRuntime(config, cache, forwarder, servers);
   }
 
