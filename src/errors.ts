@@ -53,8 +53,8 @@ export interface NldError<C extends ErrorCode = ErrorCode> {
 export type Result<T, E extends NldError = NldError> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
 
 /** An NldError with the code's message filled from `args` (util.format) and optional context. */
-export function nldError<C extends ErrorCode>(code: C, args: readonly unknown[] = [], context: Record<string, unknown> = {}): NldError<C> {
-  return { ...context, code, message: format(ERRORS[code].template, ...args) };
+export function nldError<C extends ErrorCode, X extends Record<string, unknown> = Record<never, never>>(code: C, args: readonly unknown[] = [], context?: X): NldError<C> & X {
+  return { ...(context as X), code, message: format(ERRORS[code].template, ...args) };
 }
 
 /** The text of anything thrown or rejected: the stack when there is one. */
