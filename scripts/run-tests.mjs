@@ -32,7 +32,8 @@ if (files.length === 0) {
 }
 // Which runtime and flags ran the files: the suite runs on the machine's Node and on the image's
 // Node 24 (scripts/test-all.sh), and a failure must say which.
-const runtime = `Node ${process.version}${process.env.NODE_OPTIONS ? ` NODE_OPTIONS="${process.env.NODE_OPTIONS}"` : ''}`;
+const settings = Object.entries(process.env).filter(([k, v]) => v && (k === 'NODE_OPTIONS' || k.startsWith('MALLOC_')));
+const runtime = `Node ${process.version}${settings.map(([k, v]) => ` ${k}="${v}"`).join('')}`;
 console.log(`run-tests: ${files.length} file(s) on ${runtime} (${process.execPath})`);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=120000', ...files], { stdio: 'inherit' });
 child.on('exit', (code, signal) => {

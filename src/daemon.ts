@@ -20,6 +20,7 @@ import { blockCacheId, decodeSnapshot, encodeSnapshot, restoreSnapshot, type Sna
 import { readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { Tracer } from './plugins/trace.js';
 import { BackgroundFailures, inBackground } from './util/background.js';
+import { pluginSamples, type PluginSample } from './plugins/metrics.js';
 
 /**
  * Receive buffer of the sockets to UDP upstreams: their replies are bounded by maxConcurrent and
@@ -336,6 +337,9 @@ export class Daemon {
   blockRuntimes(): readonly BlockRuntime[] {
     return this.blocks;
   }
+  pluginSamples(): PluginSample[] {
+    return pluginSamples(this.blocks);
+  }
   pluginsEnabled(): { server: string; zone: string; name: string }[] {
     return this.current ? pluginsEnabledFor(this.current) : [];
   }
@@ -373,6 +377,7 @@ function pluginNames(block: ServerBlockConfig): string[] {
     if (p.loadbalance) names.push('loadbalance');
     if (p.whoami) names.push('whoami');
     if (p.dns64) names.push('dns64');
+    if (p.dnstap.length > 0) names.push('dnstap');
   }
   return names;
 }

@@ -30,7 +30,7 @@ import { announceFailure, announceReady, isSuccessor, receiveListeners, takeInhe
 const CONFIG_POLL_MS = 2000;
 
 /** What serves: the Daemon (`workers: 1`), or the pool of worker threads (`workers` > 1). */
-export type Engine = Pick<Daemon, 'start' | 'reload' | 'stop' | 'detectLoops' | 'handOver' | 'caches' | 'forwarders' | 'pluginsEnabled' | 'reloadFailures'>;
+export type Engine = Pick<Daemon, 'start' | 'reload' | 'stop' | 'detectLoops' | 'handOver' | 'caches' | 'forwarders' | 'pluginsEnabled' | 'pluginSamples' | 'reloadFailures'>;
 
 export interface RunHandle {
   readonly daemon: Engine;
@@ -80,6 +80,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     reloadFailed: () => daemon.reloadFailures + invalidConfigs,
     pluginsEnabled: () => daemon.pluginsEnabled(),
     ignoredDirectives: () => ignored,
+    pluginSamples: () => daemon.pluginSamples(),
     version: VERSION,
   });
   const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });

@@ -17,7 +17,7 @@ import type { InheritedListener } from '../server/handover.js';
 import { INSTANCE_ID } from '../server/chaos.js';
 import { StatsAggregate, takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
-import type { WorkerThreadData } from './thread-data.js';
+import type { WorkerThreadData } from '../util/thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const WORKER_START_TIMEOUT_MS = 15_000;
@@ -45,7 +45,7 @@ interface ThreadWorker {
  * dist/node-local-dns-worker.cjs next to the running bundle (only the serving code), else the
  * running script itself (src/main.ts under tsx), which starts a worker when it runs in one.
  */
-export function workerEntry(): string {
+function workerEntry(): string {
   const running = typeof __filename === 'string' ? __filename : process.argv[1];
   const lean = join(dirname(running), 'node-local-dns-worker.cjs');
   return existsSync(lean) ? lean : process.argv[1];
@@ -270,5 +270,8 @@ export class WorkerPool {
   }
   pluginsEnabled() {
     return this.current ? pluginsEnabledFor(this.current) : [];
+  }
+  pluginSamples() {
+    return this.stats.pluginSamples();
   }
 }

@@ -9,7 +9,7 @@ import { takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
 import { BackgroundFailures, inBackground } from '../util/background.js';
 import { describeThrown } from '../errors.js';
-import type { WorkerThreadData } from './thread-data.js';
+import type { WorkerThreadData } from '../util/thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 export function runWorkerThread(data: WorkerThreadData): void {

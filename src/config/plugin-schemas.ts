@@ -69,3 +69,11 @@ export const dns64Schema = z.strictObject({
 });
 
 export type RawDns64 = z.output<typeof dns64Schema>;
+
+export const dnstapSchema = z.strictObject({
+  endpoint: z.string(), // /path, unix:///path or tcp://host:port
+  full: z.boolean().default(false),
+  queue: z.number().int().min(1).max(4096).default(1),
+  identity: z.string().nullable().default(null),
+  version: z.string().nullable().default(null),
+});

@@ -7,9 +7,10 @@ import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './va
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { validateTemplate } from '../plugins/template.js';
 import { validateRewriteRule } from '../plugins/rewrite.js';
-import { dns64Schema, hostsSchema, rewriteRuleSchema, templateSchema } from './plugin-schemas.js';
+import { dns64Schema, dnstapSchema, hostsSchema, rewriteRuleSchema, templateSchema } from './plugin-schemas.js';
 import { MAX_BUFSIZE, MIN_BUFSIZE } from '../plugins/bufsize.js';
 import { validateDns64 } from '../plugins/dns64.js';
+import { dnstapEndpoint } from '../plugins/dnstap.js';
 import { DEFAULT_PPROF_ADDRESS } from '../plugins/pprof.js';
 import { DEFAULT_SERVICE } from '../plugins/trace.js';
 
@@ -157,6 +158,7 @@ const pluginFields = {
   loadbalance: z.union([z.literal('round_robin'), z.boolean()]).default(false),
   whoami: z.boolean().default(false),
   dns64: dns64Schema.nullable().default(null),
+  dnstap: z.array(dnstapSchema).default([]),
 };
 
 type RawPlugins = { [K in keyof typeof pluginFields]: z.output<(typeof pluginFields)[K]> };
@@ -194,9 +196,14 @@ function pluginsConfig(b: RawPlugins, zones: readonly string[], ctx: z.Refinemen
     if ('error' in v) ctx.addIssue({ code: 'custom', message: v.error, path: ['dns64', v.field] });
     else dns64 = v.config;
   }
+  const dnstap = b.dnstap.flatMap((t, i) => {
+    const endpoint = dnstapEndpoint(t.endpoint);
+    if (typeof endpoint === 'string') ctx.addIssue({ code: 'custom', message: endpoint, path: ['dnstap', i, 'endpoint'] });
+    return typeof endpoint === 'string' ? [] : [{ endpoint, full: t.full, queue: t.queue, identity: t.identity, version: t.version }];
+  });
   const loadbalance = b.loadbalance !== false;
-  if (template.length === 0 && !hosts && rewrite.length === 0 && b.bufsize === null && !loadbalance && !b.whoami && !dns64) return null;
-  return { template, hosts, rewrite, bufsize: b.bufsize, loadbalance, whoami: b.whoami, dns64 };
+  if (template.length === 0 && !hosts && rewrite.length === 0 && b.bufsize === null && !loadbalance && !b.whoami && !dns64 && dnstap.length === 0) return null;
+  return { template, hosts, rewrite, bufsize: b.bufsize, loadbalance, whoami: b.whoami, dns64, dnstap };
 }
 
 const serverBlockSchema = z

@@ -188,6 +188,15 @@ export interface Dns64Config {
   readonly allowIpv4: boolean; // also for clients that asked over IPv4
 }
 
+/** CoreDNS `dnstap`: one collector of a block. */
+export interface DnstapConfig {
+  readonly endpoint: { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number };
+  readonly full: boolean; // include the wire messages
+  readonly queue: number; // x 10,000 messages waiting at most
+  readonly identity: string | null; // null: the host name
+  readonly version: string | null; // null: node-local-dns-VERSION
+}
+
 export interface PluginsConfig {
   readonly template: readonly TemplateConfig[];
   readonly hosts: HostsConfig | null;
@@ -196,4 +205,5 @@ export interface PluginsConfig {
   readonly loadbalance: boolean; // round_robin
   readonly whoami: boolean;
   readonly dns64: Dns64Config | null;
+  readonly dnstap: readonly DnstapConfig[];
 }

@@ -1,5 +1,5 @@
 // The plugins of one server block at run time, in CoreDNS's plugin.cfg order:
-//   bufsize → dns64 → loadbalance → rewrite → cache → template → hosts → forward → whoami
+//   bufsize → dnstap → dns64 → loadbalance → rewrite → cache → template → hosts → forward → whoami
 // The pipeline calls enter() once per query when the block has plugins (bufsize and rewrite
 // change the query; dns64, loadbalance and rewrite's reverter change replies, so they wrap the
 // reply channel); the block's miss path calls answerLocally() before forwarding (template, hosts,
@@ -20,6 +20,7 @@ import { whoamiReply } from './whoami.js';
 import { readEdns, writeEdns, type ClientInfo } from './rewrite-edns0.js';
 import { peerAddress } from './common.js';
 import { Dns64 } from './dns64.js';
+import { CLIENT_QUERY, CLIENT_RESPONSE, DnstapWriter } from './dnstap.js';
 
 /** Where a plugin sends a query through the whole block again (dns64's A lookup): the pipeline. */
 export interface QueryServer {
@@ -41,7 +42,8 @@ export class BlockPlugins {
   readonly template: TemplateHandler | null;
   readonly hosts: HostsHandler | null;
   private readonly rewrite: RewriteHandler | null;
-  private readonly dns64: Dns64 | null;
+  readonly dns64: Dns64 | null;
+  readonly dnstap: readonly DnstapWriter[];
   private readonly local: readonly LocalAnswerer[];
   /** template or hosts: misses are answered here before forward (even without forward). */
   readonly answersLocally: boolean;
@@ -54,6 +56,7 @@ export class BlockPlugins {
     this.hosts = config.hosts ? new HostsHandler(config.hosts) : null;
     this.rewrite = config.rewrite.length > 0 ? new RewriteHandler(config.rewrite) : null;
     this.dns64 = config.dns64 ? new Dns64(config.dns64) : null;
+    this.dnstap = config.dnstap.map((c) => new DnstapWriter(c));
     this.local = [this.template, this.hosts].filter((h): h is TemplateHandler | HostsHandler => h !== null);
     this.answersLocally = this.local.length > 0;
     this.whoami = config.whoami;
@@ -90,12 +93,13 @@ export class BlockPlugins {
     const dns64 = this.dns64?.intercepts(query.qtype, query.qclass, channel.familyIndex === 1) ? this.dns64 : null;
     const balance = this.config.loadbalance;
     const follow = this.followsCnames && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA) && !followUps.has(msg);
-    if (!revert && !balance && !dns64 && !follow) return m === msg ? null : { msg: m, query: q, channel, rcode: 0 };
+    const out = this.dnstap.length > 0 ? this.tap(msg, channel, peer) : channel;
+    if (!revert && !balance && !dns64 && !follow) return m === msg && out === channel ? null : { msg: m, query: q, channel: out, rcode: 0 };
     const finish = (reply: Buffer, peer: P): void => {
-      let out = revert ? fit(revertReply(reply, msg, revert), msg, query, channel.tcp) : reply;
-      if (balance) out = roundRobin(out);
-      if (dns64 && dns64.wants(out)) synthesizeAaaa(dns64, out, msg, query, channel, peer, server);
-      else channel.send(out, peer);
+      let r = revert ? fit(revertReply(reply, msg, revert), msg, query, channel.tcp) : reply;
+      if (balance) r = roundRobin(r);
+      if (dns64 && dns64.wants(r)) synthesizeAaaa(dns64, r, msg, query, out, peer, server);
+      else out.send(r, peer);
     };
     const wrapped: ReplyChannel<P> = {
       tcp: channel.tcp,
@@ -106,6 +110,25 @@ export class BlockPlugins {
       send: (reply, peer) => (follow ? followCname(reply, m, q, channel, peer, server, finish) : finish(reply, peer)),
     };
     return { msg: m, query: q, channel: wrapped, rcode: 0 };
+  }
+
+  /** dnstap: CLIENT_QUERY now, CLIENT_RESPONSE with the reply the client gets. */
+  private tap<P>(msg: Buffer, channel: ReplyChannel<P>, peer: P): ReplyChannel<P> {
+    const client = peerAddress(channel.remote(peer)) ?? { address: Buffer.alloc(4), port: 0 };
+    const queryTimeMs = Date.now();
+    for (const w of this.dnstap) w.tap({ type: CLIENT_QUERY, tcp: channel.tcp, address: client.address, port: client.port, queryTimeMs, message: w.config.full ? msg : undefined });
+    return {
+      tcp: channel.tcp,
+      familyIndex: channel.familyIndex,
+      router: channel.router,
+      discard: (p) => channel.discard(p),
+      remote: (p) => channel.remote(p),
+      send: (reply, p) => {
+        const responseTimeMs = Date.now();
+        for (const w of this.dnstap) w.tap({ type: CLIENT_RESPONSE, tcp: channel.tcp, address: client.address, port: client.port, queryTimeMs, responseTimeMs, message: w.config.full ? reply : undefined });
+        channel.send(reply, p);
+      },
+    };
   }
 
   /** template, then hosts: a local reply, a failure (SERVFAIL), or null to forward. */
@@ -131,6 +154,7 @@ export class BlockPlugins {
 
   close(): void {
     this.hosts?.close();
+    for (const w of this.dnstap) w.close();
   }
 }
 

@@ -12,15 +12,15 @@ import { hostname, networkInterfaces } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ParsedQuery } from '../dns/query.js';
-import { workerThreadData } from '../cluster/thread-data.js';
-import { OPT_RR_SIZE, writeClientOpt } from '../dns/reply.js';
-import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, TYPE } from '../dns/constants.js';
+import { workerThreadData } from '../util/thread-data.js';
+import { writeClientOpt } from '../dns/reply.js';
+import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, OPT_RR_SIZE, TYPE } from '../dns/constants.js';
 
 export const CLASS_CH = 3;
 /** This process's id; worker threads (`workers` > 1) get the main thread's. */
 export const INSTANCE_ID = workerThreadData?.instanceId ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
 /** What this thread answers: the process id, plus `/wN` in worker thread N (which worker answered). */
-export const ANSWER_ID = workerThreadData ? `${INSTANCE_ID}/w${workerThreadData.index}` : INSTANCE_ID;
+const ANSWER_ID = workerThreadData ? `${INSTANCE_ID}/w${workerThreadData.index}` : INSTANCE_ID;
 
 /**
  * Name of this instance in instance-check answers: derived from INSTANCE_ID (so every worker
@@ -53,8 +53,8 @@ export function instanceCheckText(nonce: string, token = INSTANCE_TOKEN, instanc
 }
 
 export const NOT_CHAOS = 0;
-export const CHAOS_ID = 1;
-export const CHAOS_INSTANCE_CHECK = 2;
+const CHAOS_ID = 1;
+const CHAOS_INSTANCE_CHECK = 2;
 export type ChaosKind = typeof NOT_CHAOS | typeof CHAOS_ID | typeof CHAOS_INSTANCE_CHECK;
 
 // Key = lower-case wire name + type + class + DO/CD byte (ignored here).

@@ -105,6 +105,15 @@ const parsed: { name: string; body: string; check: (p: PluginsConfig) => void }[
   { name: 'bufsize 512', body: 'bufsize 512', check: (p) => assert.equal(p.bufsize, 512) },
   { name: 'loadbalance defaults to round_robin', body: 'loadbalance', check: (p) => assert.equal(p.loadbalance, true) },
   { name: 'whoami', body: 'whoami', check: (p) => assert.equal(p.whoami, true) },
+  {
+    name: 'dnstap: socket forms, full, queue, identity and version; several per block',
+    body: 'dnstap /var/run/tap.sock full 1 2 {\n  identity node-a\n  version v1\n}\ndnstap tcp://192.0.2.1:6000',
+    check: (p) =>
+      assert.deepEqual(p.dnstap, [
+        { endpoint: { kind: 'unix', path: '/var/run/tap.sock' }, full: true, queue: 2, identity: 'node-a', version: 'v1' },
+        { endpoint: { kind: 'tcp', host: '192.0.2.1', port: 6000 }, full: false, queue: 1, identity: null, version: null },
+      ]),
+  },
   { name: 'dns64 defaults to 64:ff9b::/96', body: 'dns64', check: (p) => assert.deepEqual(p.dns64, { prefix: '64:ff9b::', prefixLength: 96, translateAll: false, allowIpv4: false }) },
   { name: 'dns64 block form', body: 'dns64 {\n  prefix 2001:db8::/32\n  translate_all\n  allow_ipv4\n}', check: (p) => assert.deepEqual(p.dns64, { prefix: '2001:db8::', prefixLength: 32, translateAll: true, allowIpv4: true }) },
 ];
@@ -119,7 +128,7 @@ test('a block without plugins has plugins: null (the query path checks only that
 
 const ignored: { name: string; body: string; plugin: string; reason: RegExp; line?: number }[] = [
   { name: 'debug', body: 'debug', plugin: 'debug', reason: /panic recovery/ },
-  { name: 'dnstap', body: 'dnstap /var/run/tap.sock full', plugin: 'dnstap', reason: /no dnstap output/ },
+  { name: 'dnstap to a TLS endpoint', body: 'dnstap tls://192.0.2.1:6000 full', plugin: 'dnstap', reason: /TLS endpoints/ },
   { name: 'loadbalance weighted', body: 'loadbalance weighted /etc/weights', plugin: 'loadbalance', reason: /weighted/ },
   { name: 'rewrite edns0 with a server variable', body: 'rewrite edns0 local set 0xffee {server_ip}', plugin: 'rewrite', reason: /server_ip/ },
   { name: 'rewrite cname', body: 'rewrite cname exact a.example.org b.example.org', plugin: 'rewrite', reason: /CNAME/ },
@@ -170,6 +179,8 @@ const errors: { name: string; body: string; line: number; field: RegExp; reason:
   { name: 'dns64 prefix of a length RFC 6052 does not have', body: 'dns64 64:ff9b::/80', line: 2, field: /dns64\.prefix/, reason: /32, 40, 48, 56, 64, 96/ },
   { name: 'rewrite edns0 with a bad action', body: 'rewrite edns0 local add 0xffee abcd', line: 2, field: /^rewrite$/, reason: /invalid action/ },
   { name: 'rewrite edns0 subnet mask too long', body: 'rewrite edns0 subnet set 33 56', line: 2, field: /^rewrite$/, reason: /at most 32 and 128/ },
+  { name: 'dnstap without a socket', body: 'dnstap', line: 2, field: /^dnstap$/, reason: /needs a socket/ },
+  { name: 'dnstap tcp without a port', body: 'dnstap tcp://192.0.2.1', line: 2, field: /dnstap\[0\]\.endpoint/, reason: /tcp:\/\/HOST:PORT/ },
   { name: 'bufsize out of range', body: 'bufsize 100', line: 2, field: /^bufsize$/, reason: /512 to 4096/ },
   { name: 'loadbalance unknown policy', body: 'loadbalance random', line: 2, field: /^loadbalance$/, reason: /unknown policy/ },
   { name: 'timeouts below 1s', body: 'timeouts {\n  idle 10ms\n}', line: 3, field: /timeouts\.idle/, reason: /between 1s and 24h/ },
