@@ -138,21 +138,33 @@ export class QueryPipeline {
     block.resolveMiss(query.key, msg, query.questionEnd, channel.tcp).then(
       (outcome) => {
         this.inFlight--;
-        this.answerMiss(outcome, msg, query, route, channel, peer, proto, started);
+        try {
+          this.answerMiss(outcome, msg, query, route, channel, peer, proto, started);
+        } catch (err) {
+          this.failMiss(err, msg, query, route, channel, peer, proto, started);
+        }
       },
       (err: unknown) => {
         this.inFlight--;
-        this.dnsStats.panics++;
-        this.errors.report(route.zone, RCODE.SERVFAIL, keyToPresentationName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
-        this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+        this.failMiss(err, msg, query, route, channel, peer, proto, started);
       },
     );
   }
 
   /**
-   * An exception escaped the handling of one query (a bug): counted in coredns_panics_total and
-   * logged at most once per interval, as CoreDNS recovers a panic in one query and keeps serving.
+   * A bug on the miss path: counted as a panic, logged, and the client still gets SERVFAIL. If even
+   * that throws, the query is discarded so that its TCP in-flight slot is freed. Never throws.
    */
+  private failMiss<P>(err: unknown, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
+    this.dnsStats.panics++;
+    try {
+      this.errors.report(route.zone, RCODE.SERVFAIL, keyToPresentationName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+      this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+    } catch {
+      channel.discard(peer);
+    }
+  }
+
   panic(err: unknown, server: string): void {
     this.dnsStats.panics++;
     this.panics.report('panic', `Recovered from panic in server: "${server}" ${(err as Error)?.stack ?? String(err)}`);
