@@ -67,7 +67,11 @@ export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
         return;
       }
       if ('error' in parsed) return fail(parsed.error);
-      Object.assign(raw, parsed.rule);
+      // Only the fields this option uses, so convert-corefile writes readable YAML.
+      const r = parsed.rule;
+      Object.assign(raw, { option: r.option, action: r.action });
+      if (r.option === 'local') Object.assign(raw, { code: r.code }, r.variable ? { variable: r.variable } : r.action === 'unset' ? {} : { data: r.data });
+      if (r.option === 'subnet' && r.action !== 'unset') Object.assign(raw, { v4Bits: r.v4Bits, v6Bits: r.v6Bits });
       break;
     }
     case 'answer':

@@ -2,7 +2,7 @@
 // syntax and defaults, what is accepted with a warning (config.ignored), and errors at file:line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCorefile } from '../../src/config/corefile.js';
+import { loadCorefile, parseCorefile, rawConfigToYaml } from '../../src/config/corefile.js';
 import { loadConfigText, formatIssue } from '../../src/config/load.js';
 import type { Config, PluginsConfig } from '../../src/config/types.js';
 
@@ -221,4 +221,31 @@ test('YAML: the same plugins, and errors naming file:line field', () => {
   const bad = loadConfigText('servers:\n  - zones: [example.org]\n    template:\n      - type: A\n        rcode: NOPE\n', 'c.yaml');
   assert.equal(bad.ok, false);
   assert.equal(bad.ok ? '' : formatIssue(bad.issues[0]), 'c.yaml:5 servers[0].template[0].rcode: must be a response code such as NOERROR or NXDOMAIN, got "NOPE"');
+});
+
+test('convert-corefile: the YAML of a Corefile with every plugin validates to the same config', () => {
+  const text = block(
+    [
+      'bufsize 1232',
+      'debug',
+      'dns64 {\n  prefix 64:ff9b::/96\n}',
+      'dnstap /var/run/tap.sock full',
+      'metadata',
+      'timeouts {\n  idle 30s\n}',
+      'pprof 127.0.0.1:6060',
+      'trace zipkin 127.0.0.1:9411',
+      'loadbalance',
+      'rewrite name suffix .a.example.org .b.example.org answer auto',
+      'rewrite edns0 subnet set 24 56',
+      'template ANY AAAA {\n  rcode NOERROR\n}',
+      'hosts {\n  10.0.0.1 h.example.org\n  fallthrough\n}',
+      'whoami',
+    ].join('\n'),
+  );
+  const parsed = parseCorefile(text, 'Corefile');
+  assert.ok(parsed.ok);
+  const yaml = rawConfigToYaml(parsed.raw, { source: 'Corefile' });
+  const fromYaml = loadConfigText(yaml, 'converted.yaml');
+  assert.ok(fromYaml.ok, fromYaml.ok ? '' : fromYaml.issues.map(formatIssue).join('\n'));
+  assert.deepEqual(fromYaml.config, load(text));
 });
