@@ -19,6 +19,7 @@ import { handOverTo, type InheritedListener } from './server/handover.js';
 import { blockCacheId, decodeSnapshot, encodeSnapshot, restoreSnapshot, type SnapshotSource } from './cache/snapshot.js';
 import { readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { Tracer } from './plugins/trace.js';
+import { BackgroundFailures, inBackground } from './util/background.js';
 import { pluginSamples, type PluginSample } from './plugins/metrics.js';
 
 /**
@@ -58,6 +59,7 @@ export class Daemon {
   private readonly pipeline: QueryPipeline;
   private readonly servers: ServerSet;
   private readonly services: ServiceGroup;
+  private readonly background: BackgroundFailures;
   private blocks: BlockRuntime[] = [];
   private current: Config | null = null;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -73,6 +75,7 @@ export class Daemon {
     this.pipeline = new QueryPipeline(this.dnsStats, this.logger);
     this.servers = new ServerSet(this.pipeline, this.dnsStats, options.reusePort ?? false, options.inherited);
     this.services = new ServiceGroup(options.services ?? [], this.logger);
+    this.background = new BackgroundFailures(() => this.dnsStats.panics++, this.logger);
   }
 
   get config(): Config | null {
@@ -134,7 +137,7 @@ export class Daemon {
   private applyTrace(config: Config): void {
     const current = this.pipeline.tracer;
     if (current && sameJson(current.config, config.trace)) return;
-    void current?.close();
+    if (current) inBackground('trace flush', current.close(), this.background.report);
     this.pipeline.tracer = config.trace ? new Tracer(config.trace) : null;
   }
 
@@ -164,10 +167,8 @@ export class Daemon {
         cacheDonor.cache!.stats.zones = block.zones.join(',');
       }
       const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
-      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), {
-        ...(cacheDonor ? { cache: cacheDonor.cache } : {}),
-        ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}),
-      });
+      const reuse = { ...(cacheDonor ? { cache: cacheDonor.cache } : {}), ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}) };
+      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), reuse, this.background.report);
     });
   }
 

@@ -8,11 +8,14 @@
 // failed refresh). A block without a cache still coalesces its misses here.
 import { HEADER_SIZE } from '../dns/constants.js';
 import { queryFromKey, toTemplate, type ReplyAnalysis, type ReplyTemplate } from '../dns/reply.js';
+import type { NldError } from '../errors.js';
+import type { ForwardFailure } from '../forward/forwarder.js';
+import { inBackground, type BackgroundErrorSink } from '../util/background.js';
 import { Coalescer } from './coalescer.js';
 import { classifyReply } from './policy.js';
 import { FRESH, type Lookup, type ResponseCache } from './response-cache.js';
 
-/** What a miss gives the client: a reply template, or why there is none (refused: REFUSED, else SERVFAIL). */
+/** What a miss gives the client: a reply template, or the error behind REFUSED/SERVFAIL. */
 export type MissOutcome =
   | {
       readonly ok: true;
@@ -20,15 +23,17 @@ export type MissOutcome =
       readonly ttlSeconds: number; // -1: leave the template's TTLs
       readonly fromCache: boolean; // a stale entry answered for a failed upstream (rendered authoritative)
     }
-  | { readonly ok: false; readonly refused: boolean; readonly detail: string };
+  | { readonly ok: false; readonly error: NldError<MissFailure> };
+
+export type MissFailure = ForwardFailure | 'NLD_ERR_FORWARD_EXCEPTED' | 'NLD_ERR_NO_FORWARD' | 'NLD_ERR_LOCAL_ANSWER';
+
+/** The client gets REFUSED (not SERVFAIL) for a name forward excepts and for max_concurrent, as in CoreDNS. */
+export function isRefusal(error: NldError<MissFailure>): boolean {
+  return error.code === 'NLD_ERR_FORWARD_EXCEPTED' || error.code === 'NLD_ERR_FORWARD_MAX_CONCURRENT';
+}
 
 /** What the next step (local answers or the forwarder) returned; a ForwardResult is one. */
-export type Fetched =
-  | { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis }
-  | { readonly ok: false; readonly reason: string; readonly detail: string };
-
-/** Failure reasons answered REFUSED rather than SERVFAIL: forward's max_concurrent (as CoreDNS) and a name forward excepts. */
-export const REFUSED_REASONS: ReadonlySet<string> = new Set(['max-concurrent', 'excepted']);
+export type Fetched = { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis } | { readonly ok: false; readonly error: NldError<MissFailure> };
 
 /**
  * What the cache sits in front of (CoreDNS's next plugin). `query` is the client's bytes (or a
@@ -52,7 +57,7 @@ export class CacheHandler {
    * entry near its expiry starts a prefetch, a stale one a refresh (CoreDNS starts both before
    * writing the reply, and counts both as prefetches).
    */
-  lookup(key: string): Lookup | undefined {
+  lookup(key: string, onError: BackgroundErrorSink): Lookup | undefined {
     const cache = this.cache;
     if (cache === null) return undefined;
     const hit = cache.lookup(key);
@@ -60,13 +65,13 @@ export class CacheHandler {
     if (hit.state === FRESH) {
       if (cache.shouldPrefetch(hit)) {
         cache.stats.prefetches++;
-        this.refresh(key);
+        this.refresh(key, onError);
       }
     } else {
       cache.stats.servedStale++;
       if (!hit.entry.refreshing) {
         cache.stats.prefetches++;
-        this.refresh(key);
+        this.refresh(key, onError);
       }
     }
     return hit;
@@ -79,27 +84,32 @@ export class CacheHandler {
     return this.cache?.config.serveStale ? shared.then((outcome) => this.orStale(key, outcome)) : shared;
   }
 
-  /** Background refresh for prefetch and serve_stale, coalesced with any miss for the same key. */
-  refresh(key: string): void {
+  /**
+   * Background refresh for prefetch and serve_stale, coalesced with any miss for the same key. A
+   * bug in it goes to `onError` (counted and logged like one in a client's query), never to the
+   * process's unhandled-rejection policy.
+   */
+  refresh(key: string, onError: BackgroundErrorSink): void {
     if (!this.refreshes || this.coalescer.has(key)) return;
     const entry = this.cache?.peek(key);
     if (entry) entry.refreshing = true;
     const query = queryFromKey(key, 0);
     const questionEnd = HEADER_SIZE + key.length - 1;
-    void this.coalescer.run(key, () => this.fetchAndStore(key, query, questionEnd, true, entry?.hits ?? 0)).finally(() => {
+    const refreshed = this.coalescer.run(key, () => this.fetchAndStore(key, query, questionEnd, true, entry?.hits ?? 0)).finally(() => {
       if (entry) entry.refreshing = false;
     });
+    inBackground('cache refresh', refreshed, onError);
   }
 
-  /** Keys being fetched now (tests, shutdown). */
-  get inFlight(): number {
-    return this.coalescer.size;
+  /** Whether a miss or refresh for `key` is being fetched now. */
+  fetching(key: string): boolean {
+    return this.coalescer.has(key);
   }
 
   private async fetchAndStore(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits: number): Promise<MissOutcome> {
     const cache = this.cache;
     const fetched = await this.next(key, query, questionEnd, clientUsedTcp, cache?.seenBefore(key) ?? false);
-    if (!fetched.ok) return { ok: false, refused: REFUSED_REASONS.has(fetched.reason), detail: fetched.detail };
+    if (!fetched.ok) return fetched;
     const analysis = fetched.analysis;
     const template = toTemplate(fetched.reply, analysis, questionEnd);
     if (cache === null) return { ok: true, template, ttlSeconds: -1, fromCache: false };

@@ -248,13 +248,15 @@ export class WorkerPool {
 
   private stopThread(thread: Worker): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void thread.terminate(), WORKER_STOP_TIMEOUT_MS);
+      // terminate() settles when the thread is gone; the 'exit' handler below is what we wait for.
+      const terminate = (): void => void thread.terminate().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'worker terminate failed'));
+      const timer = setTimeout(terminate, WORKER_STOP_TIMEOUT_MS);
       thread.once('exit', () => {
         clearTimeout(timer);
         resolve();
       });
       thread.on('message', (msg: FromWorker) => {
-        if (msg.type === 'stopped') void thread.terminate();
+        if (msg.type === 'stopped') terminate();
       });
       this.send(thread, { type: 'stop' });
     });

@@ -8,6 +8,8 @@ import { CacheHandler, type Fetched } from '../cache/handler.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { keyToName } from '../dns/query.js';
 import { BlockPlugins } from '../plugins/chain.js';
+import { nldError } from '../errors.js';
+import type { BackgroundErrorSink } from '../util/background.js';
 
 export class BlockRuntime {
   readonly handler: CacheHandler;
@@ -22,9 +24,10 @@ export class BlockRuntime {
     this.handler = new CacheHandler(cache, (key, query, questionEnd, clientUsedTcp, seenBefore) => this.next(key, query, questionEnd, clientUsedTcp, seenBefore), forwarder !== null);
   }
 
-  static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }): BlockRuntime {
+  /** `onBackgroundError`: where a bug in a new forwarder's health probes goes (counted and logged). */
+  static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }, onBackgroundError?: BackgroundErrorSink): BlockRuntime {
     const cache = reuse?.cache !== undefined ? reuse.cache : config.cache ? new ResponseCache(config.cache, clock, servers, config.zones.join(',')) : null;
-    const forwarder = reuse?.forwarder !== undefined ? reuse.forwarder : config.forward ? new Forwarder(config.forward, clock, udpBufferBytes) : null;
+    const forwarder = reuse?.forwarder !== undefined ? reuse.forwarder : config.forward ? new Forwarder(config.forward, clock, udpBufferBytes, onBackgroundError ? { onBackgroundError } : {}) : null;
     return new BlockRuntime(config, cache, forwarder, servers);
   }
 
@@ -40,10 +43,10 @@ export class BlockRuntime {
   /** What the cache sits in front of: template and hosts come after the cache and before forward (CoreDNS plugin.cfg). */
   private next(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, seenBefore: boolean): Fetched | Promise<Fetched> {
     const local = this.plugins?.answersLocally ? this.plugins.answerLocally(query) : null;
-    if (local) return local.ok ? local : { ok: false, reason: 'local', detail: local.detail };
+    if (local) return local.ok ? local : { ok: false, error: nldError('NLD_ERR_LOCAL_ANSWER', [local.detail]) };
     const forwarder = this.forwarder;
-    if (!forwarder) return { ok: false, reason: 'no-forward', detail: 'no forward configured for this zone' };
-    if (!this.forwards(key)) return { ok: false, reason: 'excepted', detail: 'name excepted from forward' };
+    if (!forwarder) return { ok: false, error: nldError('NLD_ERR_NO_FORWARD') };
+    if (!this.forwards(key)) return { ok: false, error: nldError('NLD_ERR_FORWARD_EXCEPTED') };
     return forwarder.forward(query, questionEnd, clientUsedTcp, seenBefore);
   }
 

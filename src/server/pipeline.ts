@@ -9,7 +9,8 @@ import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
 import { RCODE, TYPE } from '../dns/constants.js';
 import { PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, type DnsStats, type ZoneStats } from '../metrics/dns-stats.js';
 import type { ZoneRouter, Route } from './zone-router.js';
-import type { MissOutcome } from '../cache/handler.js';
+import { isRefusal, type MissOutcome } from '../cache/handler.js';
+import { BackgroundFailures } from '../util/background.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
@@ -33,6 +34,8 @@ export class QueryPipeline {
   private readonly queryLog: QueryLog;
   private readonly errors: RateLimitedErrorLog;
   private readonly panics: RateLimitedLog;
+  /** A failed background refresh: counted in coredns_panics_total and logged, like a failed query. */
+  private readonly background: BackgroundFailures;
   inFlight = 0;
   readonly loopProbes = new LoopProbeRegistry();
   /**
@@ -50,6 +53,7 @@ export class QueryPipeline {
     this.queryLog = new QueryLog(logger.child({ component: 'log' }));
     this.errors = new RateLimitedErrorLog(logger.child({ component: 'errors' }));
     this.panics = new RateLimitedLog(logger.child({ component: 'server' }));
+    this.background = new BackgroundFailures(() => this.dnsStats.panics++, logger.child({ component: 'server' }));
   }
 
   handle<P>(received: Buffer, channel: ReplyChannel<P>, peer: P): void {
@@ -101,7 +105,7 @@ export class QueryPipeline {
       }
     }
     // The hit path (cache/handler.ts may start a prefetch or stale refresh): copy + patch, no decode.
-    const hit = block.handler.lookup(query.key);
+    const hit = block.handler.lookup(query.key, this.background.report);
     if (hit !== undefined) {
       const reply = renderReply(hit.entry, msg, query, { ttl: hit.ttlSeconds, authoritative: true, limit: clientLimit(query, channel.tcp) });
       this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
@@ -158,8 +162,8 @@ export class QueryPipeline {
       this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
       return;
     }
-    const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
-    this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.detail);
+    const rcode = isRefusal(outcome.error) ? RCODE.REFUSED : RCODE.SERVFAIL;
+    this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.error.message);
     this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
   }
 
