@@ -271,7 +271,7 @@ export class Daemon {
       if (!data) continue;
       const decoded = decodeSnapshot(data);
       if (!decoded.ok) {
-        this.logger.warn({ from, err: decoded.error }, 'cache snapshot ignored');
+        this.logger.warn({ from, err: decoded.error.message }, 'cache snapshot ignored');
         continue;
       }
       const { restored, skipped } = restoreSnapshot(decoded.blocks, this.cacheSources(blocks), this.clock);

@@ -39,6 +39,8 @@ export const ERRORS = {
   NLD_ERR_LISTEN_NO_FREE_PORT: { template: 'cannot find a free port for udp and tcp on %s', raisedIn: 'server/server-set.ts' },
   NLD_ERR_WORKER_RELOAD: { template: 'a worker did not answer the reload', raisedIn: 'cluster/primary.ts' },
   NLD_ERR_HANDOVER_FAILED: { template: '%s', raisedIn: 'daemon.ts (server/handover.ts handOverTo rejected)' },
+  // A cache snapshot (warm start) that cannot be read: ignored, the caches start empty.
+  NLD_ERR_SNAPSHOT_INVALID: { template: '%s', raisedIn: 'cache/snapshot.ts' },
   // kube-dns ConfigMap (kube/configmap.ts KubeDnsResult).
   NLD_ERR_KUBE_CONFIGMAP_INVALID: { template: '%s', raisedIn: 'kube/configmap.ts' },
   // Work nobody awaits (util/background.ts): counted in coredns_panics_total and logged, as a
