@@ -77,3 +77,14 @@ export const dnstapSchema = z.strictObject({
   identity: z.string().nullable().default(null),
   version: z.string().nullable().default(null),
 });
+
+export const loadbalanceSchema = z.union([
+  z.boolean(),
+  z.literal('round_robin'),
+  z.strictObject({
+    policy: z.enum(['round_robin', 'weighted']).default('round_robin'),
+    weightFile: z.string().nullable().default(null),
+    reload: z.union([z.string(), z.number()]).default('30s'),
+    prefer: z.array(z.string()).default([]),
+  }),
+]);

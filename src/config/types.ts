@@ -197,12 +197,20 @@ export interface DnstapConfig {
   readonly version: string | null; // null: node-local-dns-VERSION
 }
 
+/** CoreDNS `loadbalance`. */
+export interface LoadbalanceConfig {
+  readonly policy: 'round_robin' | 'weighted';
+  readonly weightFile: string | null; // weighted
+  readonly reloadMs: number; // weight file re-read check; 0 = never
+  readonly prefer: readonly string[]; // CIDRs whose addresses go first
+}
+
 export interface PluginsConfig {
   readonly template: readonly TemplateConfig[];
   readonly hosts: HostsConfig | null;
   readonly rewrite: readonly RewriteRuleConfig[];
   readonly bufsize: number | null; // cap on the EDNS UDP size of queries
-  readonly loadbalance: boolean; // round_robin
+  readonly loadbalance: LoadbalanceConfig | null;
   readonly whoami: boolean;
   readonly dns64: Dns64Config | null;
   readonly dnstap: readonly DnstapConfig[];

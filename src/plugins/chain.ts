@@ -10,7 +10,7 @@ import { analyzeReply, clientLimit, renderReply, toTemplate, type ReplyAnalysis,
 import { RCODE, TYPE } from '../dns/constants.js';
 import type { ReplyChannel } from '../server/pipeline.js';
 import { capPayload } from './bufsize.js';
-import { roundRobin } from './loadbalance.js';
+import { Loadbalancer } from './loadbalance.js';
 import { RewriteHandler, revertReply, rewriteQuery, type RewriteResult } from './rewrite.js';
 import { decodeMessage, encodeMessage, rdataNames, type Message } from './message.js';
 import { TemplateHandler } from './template.js';
@@ -43,6 +43,7 @@ export class BlockPlugins {
   readonly hosts: HostsHandler | null;
   private readonly rewrite: RewriteHandler | null;
   readonly dns64: Dns64 | null;
+  private readonly balancer: Loadbalancer | null;
   readonly dnstap: readonly DnstapWriter[];
   private readonly local: readonly LocalAnswerer[];
   /** template or hosts: misses are answered here before forward (even without forward). */
@@ -56,6 +57,7 @@ export class BlockPlugins {
     this.hosts = config.hosts ? new HostsHandler(config.hosts) : null;
     this.rewrite = config.rewrite.length > 0 ? new RewriteHandler(config.rewrite) : null;
     this.dns64 = config.dns64 ? new Dns64(config.dns64) : null;
+    this.balancer = config.loadbalance ? new Loadbalancer(config.loadbalance) : null;
     this.dnstap = config.dnstap.map((c) => new DnstapWriter(c));
     this.local = [this.template, this.hosts].filter((h): h is TemplateHandler | HostsHandler => h !== null);
     this.answersLocally = this.local.length > 0;
@@ -91,13 +93,13 @@ export class BlockPlugins {
     const questionChanged = rewritten !== null && (rewritten.rules.length > 0 || q.key !== query.key);
     const revert = rewritten?.revert && questionChanged ? rewritten : null;
     const dns64 = this.dns64?.intercepts(query.qtype, query.qclass, channel.familyIndex === 1) ? this.dns64 : null;
-    const balance = this.config.loadbalance;
+    const balance = this.balancer;
     const follow = this.followsCnames && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA) && !followUps.has(msg);
     const out = this.dnstap.length > 0 ? this.tap(msg, channel, peer) : channel;
     if (!revert && !balance && !dns64 && !follow) return m === msg && out === channel ? null : { msg: m, query: q, channel: out, rcode: 0 };
     const finish = (reply: Buffer, peer: P): void => {
       let r = revert ? fit(revertReply(reply, msg, revert), msg, query, channel.tcp) : reply;
-      if (balance) r = roundRobin(r);
+      if (balance) r = balance.apply(r);
       if (dns64 && dns64.wants(r)) synthesizeAaaa(dns64, r, msg, query, out, peer, server);
       else out.send(r, peer);
     };
@@ -155,6 +157,7 @@ export class BlockPlugins {
   close(): void {
     this.hosts?.close();
     for (const w of this.dnstap) w.close();
+    this.balancer?.close();
   }
 }
 

@@ -259,6 +259,37 @@ test('loadbalance: every reply has the whole RRset, in more than one order', asy
   assert.equal(await upstream.queryCount({ name: fixtures.headless.name }), 1, 'shuffled after the cache');
 });
 
+test('loadbalance weighted: the heavy address is on top nearly always; prefer puts a subnet first', async () => {
+  const weights = join(dir, 'weights');
+  const [heavy, ...light] = fixtures.headless.ipv4s;
+  writeFileSync(weights, `# weights\n${fixtures.headless.name}\n${heavy} 255\n${light.map((ip) => `${ip} 1`).join('\n')}\n`);
+  const weighted = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    cache 30
+    loadbalance weighted ${weights} {
+      reload 0s
+    }
+    forward . ${upstream.address}
+  }`);
+  let top = 0;
+  for (let i = 0; i < 40; i++) {
+    const ips = answerData<string>((await queryUdp(weighted.server, fixtures.headless.name, 'A')).packet, 'A');
+    assert.deepEqual([...ips].sort(), [...fixtures.headless.ipv4s].sort());
+    if (ips[0] === heavy) top++;
+  }
+  assert.ok(top >= 30, `heavy address first in ${top} of 40 (expected about 99%)`);
+  const last = fixtures.headless.ipv4s[fixtures.headless.ipv4s.length - 1];
+  const prefer = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    cache 30
+    loadbalance round_robin {
+      prefer ${last}/32
+    }
+    forward . ${upstream.address}
+  }`);
+  for (let i = 0; i < 10; i++) assert.equal(answerData<string>((await queryUdp(prefer.server, fixtures.headless.name, 'A')).packet, 'A')[0], last);
+});
+
 test('bufsize: a client advertising 4096 gets replies cut at the configured size', async () => {
   const d = await serve(`cluster.local:0 {
     bind 127.0.0.1

@@ -103,7 +103,12 @@ const parsed: { name: string; body: string; check: (p: PluginsConfig) => void }[
   },
   { name: 'bufsize defaults to 1232', body: 'bufsize', check: (p) => assert.equal(p.bufsize, 1232) },
   { name: 'bufsize 512', body: 'bufsize 512', check: (p) => assert.equal(p.bufsize, 512) },
-  { name: 'loadbalance defaults to round_robin', body: 'loadbalance', check: (p) => assert.equal(p.loadbalance, true) },
+  { name: 'loadbalance defaults to round_robin', body: 'loadbalance', check: (p) => assert.deepEqual(p.loadbalance, { policy: 'round_robin', weightFile: null, reloadMs: 0, prefer: [] }) },
+  {
+    name: 'loadbalance weighted with reload and prefer',
+    body: 'loadbalance weighted /etc/weights {\n  reload 10s\n  prefer 10.0.0.0/8 fd00::/8\n}',
+    check: (p) => assert.deepEqual(p.loadbalance, { policy: 'weighted', weightFile: '/etc/weights', reloadMs: 10_000, prefer: ['10.0.0.0/8', 'fd00::/8'] }),
+  },
   { name: 'whoami', body: 'whoami', check: (p) => assert.equal(p.whoami, true) },
   {
     name: 'dnstap: socket forms, full, queue, identity and version; several per block',
@@ -129,7 +134,6 @@ test('a block without plugins has plugins: null (the query path checks only that
 const ignored: { name: string; body: string; plugin: string; reason: RegExp; line?: number }[] = [
   { name: 'debug', body: 'debug', plugin: 'debug', reason: /panic recovery/ },
   { name: 'dnstap to a TLS endpoint', body: 'dnstap tls://192.0.2.1:6000 full', plugin: 'dnstap', reason: /TLS endpoints/ },
-  { name: 'loadbalance weighted', body: 'loadbalance weighted /etc/weights', plugin: 'loadbalance', reason: /weighted/ },
   { name: 'rewrite edns0 with a server variable', body: 'rewrite edns0 local set 0xffee {server_ip}', plugin: 'rewrite', reason: /server_ip/ },
   { name: 'rewrite cname', body: 'rewrite cname exact a.example.org b.example.org', plugin: 'rewrite', reason: /CNAME/ },
   { name: 'template with expr', body: 'template IN A {\n  expr incidr(client_ip(), "10.0.0.0/8")\n}', plugin: 'template', reason: /expr/ },
@@ -182,6 +186,8 @@ const errors: { name: string; body: string; line: number; field: RegExp; reason:
   { name: 'dnstap without a socket', body: 'dnstap', line: 2, field: /^dnstap$/, reason: /needs a socket/ },
   { name: 'dnstap tcp without a port', body: 'dnstap tcp://192.0.2.1', line: 2, field: /dnstap\[0\]\.endpoint/, reason: /tcp:\/\/HOST:PORT/ },
   { name: 'bufsize out of range', body: 'bufsize 100', line: 2, field: /^bufsize$/, reason: /512 to 4096/ },
+  { name: 'loadbalance prefer with a bad CIDR', body: 'loadbalance {\n  prefer 10.0.0.0/33\n}', line: 2, field: /loadbalance\.prefer\[0\]/, reason: /must be a CIDR/ },
+  { name: 'loadbalance weighted without a file', body: 'loadbalance weighted', line: 2, field: /^loadbalance$/, reason: /missing weight file/ },
   { name: 'loadbalance unknown policy', body: 'loadbalance random', line: 2, field: /^loadbalance$/, reason: /unknown policy/ },
   { name: 'timeouts below 1s', body: 'timeouts {\n  idle 10ms\n}', line: 3, field: /timeouts\.idle/, reason: /between 1s and 24h/ },
   { name: 'a directive node-cache does not have', body: 'kubernetes cluster.local', line: 2, field: /^kubernetes$/, reason: /unsupported directive/ },
