@@ -3,13 +3,14 @@
 // for `exact`), `answer name` or `answer value` the records' names mapped back. Rules apply in
 // Corefile order; a matching `stop` rule (the default) ends the list, `continue` goes on. Reply
 // rules run in reverse order over the authority, answer and additional records, as CoreDNS does.
-// Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl, edns0
-// (rewrite-edns0.ts). The cname and rcode fields are accepted with a warning and not applied.
+// Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl, rcode, edns0
+// (rewrite-edns0.ts). The cname field is accepted with a warning and not applied.
 import type { RawRewriteRule } from '../config/plugin-schemas.js';
 import type { NameMatch, RewriteRuleConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { HEADER_SIZE, TYPE } from '../dns/constants.js';
 import { goRegExp } from './common.js';
+import { RCODE_BY_NAME } from './rr-text.js';
 import { parseClass, parseType } from '../dns/qtypes.js';
 import { decodeMessage, encodeMessage, nameToWire, type Record } from './message.js';
 import { applyEdns0, parseEdns0Args, type ClientInfo, type EdnsState } from './rewrite-edns0.js';
@@ -21,7 +22,6 @@ import { applyEdns0, parseEdns0Args, type ClientInfo, type EdnsState } from './r
 const MATCHES: readonly NameMatch[] = ['exact', 'prefix', 'suffix', 'substring', 'regex'];
 const UNSUPPORTED_FIELDS: { readonly [f: string]: string } = {
   cname: 'CNAME target rewriting is not supported',
-  rcode: 'response code rewriting is not supported',
 };
 
 export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
@@ -59,6 +59,11 @@ export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
       if (rest.length === 2) Object.assign(raw, { match: 'exact', name: rest[0], ttl: rest[1] });
       else if (rest.length === 3) Object.assign(raw, { match: rest[0].toLowerCase(), name: rest[1], ttl: rest[2] });
       else return fail('ttl rules take [MATCH] NAME TTL');
+      break;
+    case 'rcode':
+      if (rest.length === 3) Object.assign(raw, { match: 'exact', name: rest[0], from: rest[1], to: rest[2] });
+      else if (rest.length === 4) Object.assign(raw, { match: rest[0].toLowerCase(), name: rest[1], from: rest[2], to: rest[3] });
+      else return fail('rcode rules take [MATCH] NAME FROM TO');
       break;
     case 'edns0': {
       const parsed = parseEdns0Args(rest);
@@ -173,6 +178,16 @@ export function validateRewriteRule(r: RawRewriteRule): { config: RewriteRuleCon
       const code = r.option === 'nsid' ? 3 : r.option === 'subnet' ? 8 : r.code;
       return { config: { field: 'edns0', stop, edns0: { option: r.option, action: r.action, code, data: r.data.toLowerCase(), variable: r.variable, v4Bits: r.v4Bits, v6Bits: r.v6Bits } } };
     }
+    case 'rcode': {
+      const code = (text: string): number | undefined => (/^\d+$/.test(text) ? Number(text) : RCODE_BY_NAME[text.toUpperCase()]);
+      const from = code(String(r.from));
+      const to = code(String(r.to));
+      // The 4-bit header rcodes; the extended ones (BADSIG ...) live in the OPT record.
+      if (from === undefined || from > 15) return { field: 'from', error: `must be a response code from NOERROR (0) to 15, got ${JSON.stringify(r.from)}` };
+      if (to === undefined || to > 15) return { field: 'to', error: `must be a response code from NOERROR (0) to 15, got ${JSON.stringify(r.to)}` };
+      if (r.match === 'regex' && typeof goRegExp(r.name) === 'string') return { field: 'name', error: goRegExp(r.name) as string };
+      return { config: { field: 'rcode', stop, match: r.match, name: r.match === 'regex' ? r.name : normalizeName(r.name), from, to } };
+    }
     case 'ttl': {
       const range = ttlRange(String(r.ttl));
       if (!range) return { field: 'ttl', error: `must be a TTL: a number, or a range MIN-MAX, -MAX or MIN-, got ${JSON.stringify(r.ttl)}` };
@@ -196,7 +211,10 @@ function maxGroupUsed(text: string): number {
 type StringRewriter = (name: string) => string;
 
 /** What a reply needs on its way back. */
-type ResponseRule = { readonly kind: 'name' | 'value'; readonly rewrite: StringRewriter } | { readonly kind: 'ttl'; readonly min: number; readonly max: number };
+type ResponseRule =
+  | { readonly kind: 'name' | 'value'; readonly rewrite: StringRewriter }
+  | { readonly kind: 'ttl'; readonly min: number; readonly max: number }
+  | { readonly kind: 'rcode'; readonly from: number; readonly to: number };
 
 /** {n} groups of a regex match replaced in a template (CoreDNS regexStringRewriter). */
 function regexRewriter(re: RegExp, replacement: string): StringRewriter {
@@ -275,6 +293,9 @@ export class RewriteHandler {
       } else if (config.field === 'ttl') {
         if (config.match === 'regex') regex = goRegExp(config.name) as RegExp;
         staticRules.push({ kind: 'ttl', min: config.min, max: config.max });
+      } else if (config.field === 'rcode') {
+        if (config.match === 'regex') regex = goRegExp(config.name) as RegExp;
+        staticRules.push({ kind: 'rcode', from: config.from, to: config.to });
       }
       return { config, regex, staticRules };
     });
@@ -316,6 +337,7 @@ export class RewriteHandler {
           }
           break;
         case 'ttl':
+        case 'rcode':
           if (nameMatches(c.match, c.name, r.regex, name)) {
             rules.push(...r.staticRules);
             done = true;
@@ -373,7 +395,7 @@ function applyRules(rules: readonly ResponseRule[], r: Record): void {
     const rule = rules[i];
     if (rule.kind === 'name') r.name = rule.rewrite(r.name);
     else if (rule.kind === 'ttl') r.ttl = r.ttl < rule.min ? rule.min : r.ttl > rule.max ? rule.max : r.ttl;
-    else {
+    else if (rule.kind === 'value') {
       // CoreDNS rewrites the first name of the RDATA (CNAME/DNAME/NS/PTR target, MX, SRV, SOA mname).
       const part = r.rdata.find((p) => !Buffer.isBuffer(p));
       if (part && !Buffer.isBuffer(part)) {
@@ -391,5 +413,11 @@ export function revertReply(reply: Buffer, clientMsg: Buffer, result: RewriteRes
   if (!m || !client || client.questions.length !== 1) return reply;
   if (m.questions.length === 1) m.questions[0] = client.questions[0];
   for (const section of [m.authority, m.answer, m.additional]) for (const r of section) applyRules(result.rules, r);
+  // rcode rules act on the header, for every reply (CoreDNS runs them once per record, so a reply
+  // without any record or OPT would keep its rcode there).
+  for (let i = result.rules.length - 1; i >= 0; i--) {
+    const rule = result.rules[i];
+    if (rule.kind === 'rcode' && (m.flags & 0x0f) === rule.from) m.flags = (m.flags & ~0x0f) | rule.to;
+  }
   return encodeMessage(m) ?? reply;
 }

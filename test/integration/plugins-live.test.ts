@@ -215,6 +215,24 @@ test('rewrite: the query is rewritten toward BIND and the answer and question ar
   assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
 });
 
+test('rewrite rcode: NXDOMAIN from BIND and SERVFAIL from hosts become NOERROR/REFUSED, with and without EDNS', async () => {
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    rewrite continue rcode ${fixtures.nxdomain.name}. NXDOMAIN NOERROR
+    rewrite rcode suffix .hosts.cluster.local. SERVFAIL REFUSED
+    hosts ${join(dir, 'none')} hosts.cluster.local {
+      10.9.9.9 known.hosts.cluster.local
+    }
+    forward . ${upstream.address}
+  }`);
+  const nx = await queryUdp(d.server, fixtures.nxdomain.name, 'A');
+  assert.equal(nx.packet.rcode, 'NOERROR');
+  assert.equal(nx.packet.authorities[0]?.type, 'SOA');
+  assert.equal((await queryUdp(d.server, 'unknown.hosts.cluster.local', 'A')).packet.rcode, 'REFUSED');
+  assert.equal((await queryUdp(d.server, 'unknown.hosts.cluster.local', 'A', { edns: { udpSize: 1232 } })).packet.rcode, 'REFUSED');
+  assert.deepEqual(answerData((await queryUdp(d.server, 'known.hosts.cluster.local', 'A')).packet, 'A'), ['10.9.9.9']);
+});
+
 test('rewrite edns0: local, nsid and subnet options reach the upstream; the client without EDNS gets no OPT', async (t) => {
   const scripted = await startScriptedUpstream();
   t.after(() => scripted.stop());
