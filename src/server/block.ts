@@ -6,13 +6,15 @@ import type { Clock } from '../util/clock.js';
 import { ResponseCache } from '../cache/response-cache.js';
 import { CacheHandler, type Fetched } from '../cache/handler.js';
 import { Forwarder } from '../forward/forwarder.js';
-import { keyToName } from '../dns/query.js';
+import { WireZones } from './zone-router.js';
 import { BlockPlugins } from '../plugins/chain.js';
 import { nldError } from '../errors.js';
 import type { BackgroundErrorSink } from '../util/background.js';
 
 export class BlockRuntime {
   readonly handler: CacheHandler;
+  /** forward's `except` zones; null when there are none. */
+  private readonly excepted: WireZones<true> | null;
 
   constructor(
     readonly config: ServerBlockConfig,
@@ -21,6 +23,8 @@ export class BlockRuntime {
     readonly servers: readonly string[],
     readonly plugins: BlockPlugins | null = config.plugins ? new BlockPlugins(config.plugins) : null,
   ) {
+    const except = forwarder?.config.except ?? [];
+    this.excepted = except.length > 0 ? new WireZones(except.map((zone) => [zone, true] as const)) : null;
     this.handler = new CacheHandler(cache, (key, query, questionEnd, clientUsedTcp, seenBefore) => this.next(key, query, questionEnd, clientUsedTcp, seenBefore), forwarder !== null);
   }
 
@@ -33,11 +37,7 @@ export class BlockRuntime {
 
   /** Whether forward takes this name: the block has one and its `except` does not list the name. */
   forwards(key: string): boolean {
-    const except = this.forwarder?.config.except;
-    if (!except) return false;
-    if (except.length === 0) return true;
-    const name = keyToName(key);
-    return !except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
+    return this.forwarder !== null && (this.excepted === null || this.excepted.match(key) === undefined);
   }
 
   /** What the cache sits in front of: template and hosts come after the cache and before forward (CoreDNS plugin.cfg). */
