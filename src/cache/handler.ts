@@ -9,13 +9,12 @@
 import { HEADER_SIZE } from '../dns/constants.js';
 import { queryFromKey, toTemplate, type ReplyAnalysis, type ReplyTemplate } from '../dns/reply.js';
 import type { NldError } from '../errors.js';
-import type { ForwardFailure } from '../forward/forwarder.js';
 import { inBackground, type BackgroundErrorSink } from '../util/background.js';
 import { Coalescer } from './coalescer.js';
 import { classifyReply } from './policy.js';
 import { FRESH, type Lookup, type ResponseCache } from './response-cache.js';
 
-/** What a miss gives the client: a reply template, or the error behind REFUSED/SERVFAIL. */
+/** What a miss gives the client: a reply template, or the error behind REFUSED/SERVFAIL (server/block.ts isRefusal). */
 export type MissOutcome =
   | {
       readonly ok: true;
@@ -23,17 +22,10 @@ export type MissOutcome =
       readonly ttlSeconds: number; // -1: leave the template's TTLs
       readonly fromCache: boolean; // a stale entry answered for a failed upstream (rendered authoritative)
     }
-  | { readonly ok: false; readonly error: NldError<MissFailure> };
-
-export type MissFailure = ForwardFailure | 'NLD_ERR_FORWARD_EXCEPTED' | 'NLD_ERR_NO_FORWARD' | 'NLD_ERR_LOCAL_ANSWER';
-
-/** The client gets REFUSED (not SERVFAIL) for a name forward excepts and for max_concurrent, as in CoreDNS. */
-export function isRefusal(error: NldError<MissFailure>): boolean {
-  return error.code === 'NLD_ERR_FORWARD_EXCEPTED' || error.code === 'NLD_ERR_FORWARD_MAX_CONCURRENT';
-}
+  | { readonly ok: false; readonly error: NldError };
 
 /** What the next step (local answers or the forwarder) returned; a ForwardResult is one. */
-export type Fetched = { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis } | { readonly ok: false; readonly error: NldError<MissFailure> };
+export type Fetched = { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis } | { readonly ok: false; readonly error: NldError };
 
 /**
  * What the cache sits in front of (CoreDNS's next plugin). `query` is the client's bytes (or a

@@ -8,8 +8,13 @@ import { CacheHandler, type Fetched } from '../cache/handler.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { WireZones } from './zone-router.js';
 import { BlockPlugins } from '../plugins/chain.js';
-import { nldError } from '../errors.js';
+import { nldError, type NldError } from '../errors.js';
 import type { BackgroundErrorSink } from '../util/background.js';
+
+/** The client gets REFUSED (not SERVFAIL) for a name forward excepts and for max_concurrent, as in CoreDNS. */
+export function isRefusal(error: NldError): boolean {
+  return error.code === 'NLD_ERR_FORWARD_EXCEPTED' || error.code === 'NLD_ERR_FORWARD_MAX_CONCURRENT';
+}
 
 export class BlockRuntime {
   readonly handler: CacheHandler;
