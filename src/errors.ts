@@ -9,7 +9,8 @@
 // - config issues (config/load.ts ConfigIssue: file, line, field, reason) are a list, one per
 //   mistake, so that one run reports them all: `{ ok: false, issues }`.
 // - pure parsers of one value (dns/names, config/values, cli/args, kube/template, ...) return
-//   Result<T, string>: the caller turns the message into a ConfigIssue or a flag error.
+//   `{ ok: false, error: string }` (Result<T, string>): the caller turns the message into a
+//   ConfigIssue or a flag error, which is where the context lives.
 // - a query that cannot be parsed (dns/query.ts QueryRejection.problem) is not an error of ours:
 //   `problem` picks the reply (FORMERR, NOTIMP, drop) on the hot path.
 import { format } from 'node:util';
