@@ -20,7 +20,8 @@ import { blockCacheId, decodeSnapshot, encodeSnapshot, restoreSnapshot, type Sna
 import { readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { Tracer } from './plugins/trace.js';
 import { BackgroundFailures, inBackground } from './util/background.js';
-import { pluginSamples, type PluginSample } from './plugins/metrics.js';
+import { pluginSamples } from './plugins/metrics.js';
+import type { PluginSample } from './metrics/plugin-families.js';
 
 /**
  * Receive buffer of the sockets to UDP upstreams: their replies are bounded by maxConcurrent and
