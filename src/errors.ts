@@ -33,6 +33,14 @@ export const ERRORS = {
   NLD_ERR_FORWARD_EXCEPTED: { template: 'name excepted from forward', raisedIn: 'server/block.ts' },
   NLD_ERR_NO_FORWARD: { template: 'no forward configured for this zone', raisedIn: 'server/block.ts' },
   NLD_ERR_LOCAL_ANSWER: { template: '%s', raisedIn: 'server/block.ts (template/hosts failures from plugins/chain.ts)' },
+  // Lifecycle: reload and handover (daemon.ts, cluster/primary.ts); the old config keeps serving.
+  NLD_ERR_NOT_RUNNING: { template: 'cannot %s while %s', raisedIn: 'daemon.ts, cluster/primary.ts' },
+  NLD_ERR_LISTEN: { template: 'cannot listen on %s %s:%s: %s', raisedIn: 'server/server-set.ts' },
+  NLD_ERR_LISTEN_NO_FREE_PORT: { template: 'cannot find a free port for udp and tcp on %s', raisedIn: 'server/server-set.ts' },
+  NLD_ERR_WORKER_RELOAD: { template: 'a worker did not answer the reload', raisedIn: 'cluster/primary.ts' },
+  NLD_ERR_HANDOVER_FAILED: { template: '%s', raisedIn: 'daemon.ts (server/handover.ts handOverTo rejected)' },
+  // A cache snapshot (warm start) that cannot be read: ignored, the caches start empty.
+  NLD_ERR_SNAPSHOT_INVALID: { template: '%s', raisedIn: 'cache/snapshot.ts' },
   // kube-dns ConfigMap (kube/configmap.ts KubeDnsResult).
   NLD_ERR_KUBE_CONFIGMAP_INVALID: { template: '%s', raisedIn: 'kube/configmap.ts' },
   // Work nobody awaits (util/background.ts): counted in coredns_panics_total and logged, as a
@@ -49,8 +57,14 @@ export interface NldError<C extends ErrorCode = ErrorCode> {
   readonly [context: string]: unknown;
 }
 
-/** The one result shape: a value, or an error with a code. */
-export type Result<T, E extends NldError = NldError> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+/** The failure half of every result: `{ ok: false, error }`, the error an NldError (or, from a pure parser, its message). */
+export type Failure<E = NldError> = { readonly ok: false; readonly error: E };
+
+/**
+ * The one result shape: a value, or an error with a code. Pure parsers (dns/names, config/values,
+ * cli/args, ...) use Result<T, string>: their caller turns the message into a ConfigIssue or a flag error.
+ */
+export type Result<T, E = NldError> = { readonly ok: true; readonly value: T } | Failure<E>;
 
 /** An NldError with the code's message filled from `args` (util.format) and optional context. */
 export function nldError<C extends ErrorCode, X extends Record<string, unknown> = Record<never, never>>(code: C, args: readonly unknown[] = [], context?: X): NldError<C> & X {

@@ -17,6 +17,7 @@
 import type { ResponseCache } from './response-cache.js';
 import type { Clock } from '../util/clock.js';
 import { CACHE_DENIAL, CACHE_SUCCESS } from './stats.js';
+import { nldError, type Failure, type NldError } from '../errors.js';
 
 const MAGIC = Buffer.from('NLDSNAP1', 'latin1');
 
@@ -112,7 +113,7 @@ export interface SnapshotEntry {
   readonly template: { readonly packed: string; readonly wireLength: number; readonly questionEnd: number };
 }
 
-export type DecodedSnapshot = { ok: true; blocks: Map<string, SnapshotEntry[]> } | { ok: false; error: string };
+export type DecodedSnapshot = { ok: true; blocks: Map<string, SnapshotEntry[]> } | Failure<NldError<'NLD_ERR_SNAPSHOT_INVALID'>>;
 
 /** Decodes a snapshot; any inconsistency (truncation, bad lengths, unknown store) rejects all of it. */
 export function decodeSnapshot(data: Buffer): DecodedSnapshot {
@@ -126,7 +127,7 @@ export function decodeSnapshot(data: Buffer): DecodedSnapshot {
   const f64 = () => (need(8), (pos += 8), data.readDoubleBE(pos - 8));
   const text = (length: number, encoding: 'latin1' | 'utf8') => (need(length), (pos += length), data.toString(encoding, pos - length, pos));
   try {
-    if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) return { ok: false, error: 'not a node-local-dns cache snapshot (bad magic)' };
+    if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) return { ok: false, error: nldError('NLD_ERR_SNAPSHOT_INVALID', ['not a node-local-dns cache snapshot (bad magic)']) };
     pos = MAGIC.length;
     const blocks = new Map<string, SnapshotEntry[]>();
     const blockCount = u32();
@@ -154,7 +155,7 @@ export function decodeSnapshot(data: Buffer): DecodedSnapshot {
     if (pos !== data.length) throw new Error(`${data.length - pos} bytes after the last block`);
     return { ok: true, blocks };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    return { ok: false, error: nldError('NLD_ERR_SNAPSHOT_INVALID', [(err as Error).message]) };
   }
 }
 

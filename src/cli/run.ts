@@ -133,7 +133,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     if (next.config.node && !first.config.node) logger.warn('node setup cannot be turned on by a reload; restart to enable it');
     const result = await daemon.reload(next.config);
     if (!result.ok) {
-      logger.error({ reason, err: result.error }, 'reload failed, keeping the last good config');
+      logger.error({ reason, err: result.error.message, code: result.error.code }, 'reload failed, keeping the last good config');
       return false;
     }
     if (result.changed) {
@@ -192,7 +192,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     logger.info('SIGUSR2: starting a successor on our sockets');
     const result = await daemon.handOver();
     if (!result.ok) {
-      logger.error({ err: result.error }, 'handover failed, still serving');
+      logger.error({ err: result.error.message, code: result.error.code }, 'handover failed, still serving');
       return;
     }
     watcher?.close();

@@ -8,7 +8,7 @@ import { installCrashPolicy } from '../cli/crash-policy.js';
 import { takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
 import { BackgroundFailures, inBackground } from '../util/background.js';
-import { describeThrown } from '../errors.js';
+import { describeThrown, nldError } from '../errors.js';
 import type { WorkerThreadData } from '../util/thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
@@ -43,7 +43,9 @@ export function runWorkerThread(data: WorkerThreadData): void {
         }
         case 'reload': {
           // The main thread waits for this answer: a reload that throws still gets one.
-          const result = daemon ? await daemon.reload(msg.config).catch((err: unknown) => ({ ok: false as const, error: describeThrown(err) })) : { ok: false as const, error: 'not started' };
+          const result = daemon
+            ? await daemon.reload(msg.config).catch((err: unknown) => ({ ok: false as const, error: nldError('NLD_ERR_BACKGROUND_TASK', ['worker reload', describeThrown(err)]) }))
+            : { ok: false as const, error: nldError('NLD_ERR_NOT_RUNNING', ['reload', 'new']) };
           sharing.attach();
           send({ type: 'reloaded', id: msg.id, ok: result.ok, ...(result.ok ? {} : { error: result.error }) });
           return;

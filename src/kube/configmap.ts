@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { nldError, type NldError } from '../errors.js';
+import { nldError, type NldError, type Result } from '../errors.js';
 
 export interface KubeDnsConfig {
   readonly stubDomains: Readonly<Record<string, readonly string[]>>;
@@ -27,7 +27,7 @@ export const MAX_UPSTREAM_NAMESERVERS = 3;
 export type KubeDnsError = NldError<'NLD_ERR_KUBE_CONFIGMAP_INVALID'> & { readonly file: string };
 export type KubeDnsResult = { ok: true; config: KubeDnsConfig; files: string[] } | { ok: false; error: KubeDnsError };
 
-export type Check<T> = { ok: true; value: T } | { ok: false; error: string };
+export type Check<T> = Result<T, string>;
 const pass = <T>(value: T): Check<T> => ({ ok: true, value });
 const fail = <T>(error: string): Check<T> => ({ ok: false, error });
 const invalid = (file: string, reason: string): { ok: false; error: KubeDnsError } => ({ ok: false, error: nldError('NLD_ERR_KUBE_CONFIGMAP_INVALID', [reason], { file }) });

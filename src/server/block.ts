@@ -7,7 +7,7 @@ import { Coalescer } from '../cache/coalescer.js';
 import { classifyReply } from '../cache/policy.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { queryFromKey, toTemplate, type ReplyTemplate } from '../dns/reply.js';
-import { keyToName } from '../dns/query.js';
+import { WireZones } from './zone-router.js';
 import { HEADER_SIZE } from '../dns/constants.js';
 import { BlockPlugins } from '../plugins/chain.js';
 import { nldError, type NldError } from '../errors.js';
@@ -27,6 +27,8 @@ export function isRefusal(error: NldError<MissFailure>): boolean {
 
 export class BlockRuntime {
   readonly coalescer = new Coalescer<MissOutcome>();
+  /** forward's `except` zones; null when there are none. */
+  private readonly excepted: WireZones<true> | null;
 
   constructor(
     readonly config: ServerBlockConfig,
@@ -34,7 +36,10 @@ export class BlockRuntime {
     readonly forwarder: Forwarder | null,
     readonly servers: readonly string[],
     readonly plugins: BlockPlugins | null = config.plugins ? new BlockPlugins(config.plugins) : null,
-  ) {}
+  ) {
+    const except = forwarder?.config.except ?? [];
+    this.excepted = except.length > 0 ? new WireZones(except.map((zone) => [zone, true] as const)) : null;
+  }
 
   /** `onBackgroundError`: where a bug in a new forwarder's health probes goes (counted and logged). */
   static create(config: ServerBlockConfig, servers: readonly string[], clock: Clock, udpBufferBytes: number, reuse?: { cache?: ResponseCache | null; forwarder?: Forwarder | null }, onBackgroundError?: BackgroundErrorSink): BlockRuntime {
@@ -45,11 +50,7 @@ export class BlockRuntime {
 
   /** Whether forward takes this name: the block has one and its `except` does not list the name. */
   forwards(key: string): boolean {
-    const except = this.forwarder?.config.except;
-    if (!except) return false;
-    if (except.length === 0) return true;
-    const name = keyToName(key);
-    return !except.some((zone) => zone === '.' || name === zone || name.endsWith(`.${zone}`));
+    return this.forwarder !== null && (this.excepted === null || this.excepted.match(key) === undefined);
   }
 
   /** Forwards a miss (one exchange per key at a time) and stores a cacheable reply. */
