@@ -103,14 +103,7 @@ export class BlockPlugins {
       if (dns64 && dns64.wants(r)) synthesizeAaaa(dns64, r, msg, query, out, peer, server);
       else out.send(r, peer);
     };
-    const wrapped: ReplyChannel<P> = {
-      tcp: channel.tcp,
-      familyIndex: channel.familyIndex,
-      router: channel.router,
-      discard: (peer) => channel.discard(peer),
-      remote: (peer) => channel.remote(peer),
-      send: (reply, peer) => (follow ? followCname(reply, m, q, channel, peer, server, finish) : finish(reply, peer)),
-    };
+    const wrapped = withSend(out, (reply, peer) => (follow ? followCname(reply, m, q, channel, peer, server, finish) : finish(reply, peer)));
     return { msg: m, query: q, channel: wrapped, rcode: 0 };
   }
 
@@ -119,18 +112,11 @@ export class BlockPlugins {
     const client = peerAddress(channel.remote(peer)) ?? { address: Buffer.alloc(4), port: 0 };
     const queryTimeMs = Date.now();
     for (const w of this.dnstap) w.tap({ type: CLIENT_QUERY, tcp: channel.tcp, address: client.address, port: client.port, queryTimeMs, message: w.config.full ? msg : undefined });
-    return {
-      tcp: channel.tcp,
-      familyIndex: channel.familyIndex,
-      router: channel.router,
-      discard: (p) => channel.discard(p),
-      remote: (p) => channel.remote(p),
-      send: (reply, p) => {
-        const responseTimeMs = Date.now();
-        for (const w of this.dnstap) w.tap({ type: CLIENT_RESPONSE, tcp: channel.tcp, address: client.address, port: client.port, queryTimeMs, responseTimeMs, message: w.config.full ? reply : undefined });
-        channel.send(reply, p);
-      },
-    };
+    return withSend(channel, (reply, p) => {
+      const responseTimeMs = Date.now();
+      for (const w of this.dnstap) w.tap({ type: CLIENT_RESPONSE, tcp: channel.tcp, address: client.address, port: client.port, queryTimeMs, responseTimeMs, message: w.config.full ? reply : undefined });
+      channel.send(reply, p);
+    });
   }
 
   /** template, then hosts: a local reply, a failure (SERVFAIL), or null to forward. */
@@ -188,25 +174,32 @@ function followCname<P>(reply: Buffer, clientMsg: Buffer, query: ParsedQuery, ch
   const lookup = target ? rewriteQuery(clientMsg, query.questionEnd, target, query.qtype, query.qclass) : null;
   if (!m || !lookup) return finish(reply, peer);
   followUps.add(lookup);
-  let answered = false;
-  const once = (up: Buffer, p: P): void => {
-    if (answered) return;
-    answered = true;
-    const upstream = up === reply ? null : decodeMessage(up);
+  lookUp(server, lookup, channel, peer, (up, p) => {
+    const upstream = up && decodeMessage(up);
     if (!upstream) return finish(reply, p);
     m.answer.push(...upstream.answer);
     if (upstream.flags & 0x0200) m.flags |= 0x0200;
     finish(encodeMessage(m) ?? reply, p);
+  });
+}
+
+/**
+ * Sends `query` through the whole server (what CoreDNS's upstream lookup does) with a channel
+ * that hands the one reply to `done` instead of the client (null when the query was dropped).
+ */
+function lookUp<P>(server: QueryServer, query: Buffer, channel: ReplyChannel<P>, peer: P, done: (reply: Buffer | null, peer: P) => void): void {
+  let answered = false;
+  const once = (reply: Buffer | null, p: P): void => {
+    if (answered) return;
+    answered = true;
+    done(reply, p);
   };
-  const capture: ReplyChannel<P> = {
-    tcp: channel.tcp,
-    familyIndex: channel.familyIndex,
-    router: channel.router,
-    remote: (p) => channel.remote(p),
-    send: once,
-    discard: (p) => once(reply, p),
-  };
-  server.handle(lookup, capture, peer);
+  server.handle(query, withSend(channel, once, (p) => once(null, p)), peer);
+}
+
+/** A channel like `channel` whose replies go to `send` (and drops to `discard`). */
+function withSend<P>(channel: ReplyChannel<P>, send: (reply: Buffer, peer: P) => void, discard: (peer: P) => void = (p) => channel.discard(p)): ReplyChannel<P> {
+  return { tcp: channel.tcp, familyIndex: channel.familyIndex, router: channel.router, remote: (p) => channel.remote(p), send, discard };
 }
 
 /** The end of the answer's CNAME chain when nothing of `qtype` is there for it; null otherwise. */
@@ -223,20 +216,8 @@ function danglingCnameTarget(m: Message, qtype: number): string | null {
 function synthesizeAaaa<P>(dns64: Dns64, aaaaReply: Buffer, clientMsg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, peer: P, server: QueryServer): void {
   const aQuery = Buffer.from(clientMsg);
   aQuery.writeUInt16BE(1, query.nameEnd); // qtype A
-  let answered = false;
-  const once = (reply: Buffer, p: P): void => {
-    if (answered) return;
-    answered = true;
-    const synthesized = dns64.synthesize(aaaaReply, reply);
+  lookUp(server, aQuery, channel, peer, (reply, p) => {
+    const synthesized = reply && dns64.synthesize(aaaaReply, reply);
     channel.send(synthesized ? fit(synthesized, clientMsg, query, channel.tcp) : aaaaReply, p);
-  };
-  const capture: ReplyChannel<P> = {
-    tcp: channel.tcp,
-    familyIndex: channel.familyIndex,
-    router: channel.router,
-    remote: (p) => channel.remote(p),
-    send: once,
-    discard: (p) => once(aaaaReply, p),
-  };
-  server.handle(aQuery, capture, peer);
+  });
 }
