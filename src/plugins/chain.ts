@@ -11,7 +11,7 @@ import { RCODE, TYPE } from '../dns/constants.js';
 import type { ReplyChannel } from '../server/pipeline.js';
 import { capPayload } from './bufsize.js';
 import { Loadbalancer } from './loadbalance.js';
-import { RewriteHandler, revertReply, rewriteQuery, type RewriteResult } from './rewrite.js';
+import { applyCnameRewrite, cnameRewriteTarget, RewriteHandler, revertReply, rewriteQuery, type RewriteResult } from './rewrite.js';
 import { decodeMessage, encodeMessage, rdataNames, type Message } from './message.js';
 import { TemplateHandler } from './template.js';
 import { HostsHandler } from './hosts.js';
@@ -97,11 +97,20 @@ export class BlockPlugins {
     const follow = this.followsCnames && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA) && !followUps.has(msg);
     const out = this.dnstap.length > 0 ? this.tap(msg, channel, peer) : channel;
     if (!revert && !balance && !dns64 && !follow) return m === msg && out === channel ? null : { msg: m, query: q, channel: out, rcode: 0 };
-    const finish = (reply: Buffer, peer: P): void => {
-      let r = revert ? fit(revertReply(reply, msg, revert), msg, query, channel.tcp) : reply;
-      if (balance) r = balance.apply(r);
+    const deliver = (reply: Buffer, peer: P): void => {
+      const r = balance ? balance.apply(reply) : reply;
       if (dns64 && dns64.wants(r)) synthesizeAaaa(dns64, r, msg, query, out, peer, server);
       else out.send(r, peer);
+    };
+    const finish = (reply: Buffer, peer: P): void => {
+      if (!revert) return deliver(reply, peer);
+      const reverted = fit(revertReply(reply, msg, revert), msg, query, channel.tcp);
+      // rewrite cname: the new target is looked up through the server (CoreDNS's upstream).
+      const target = followUps.has(msg) ? null : cnameRewriteTarget(revert, reverted);
+      const lookup = target ? rewriteQuery(msg, query.questionEnd, target, query.qtype, query.qclass) : null;
+      if (!lookup) return deliver(reverted, peer);
+      followUps.add(lookup);
+      lookUp(server, lookup, channel, peer, (up, p) => deliver(fit(applyCnameRewrite(reverted, target!, up), msg, query, channel.tcp), p));
     };
     const wrapped = withSend(out, (reply, peer) => (follow ? followCname(reply, m, q, channel, peer, server, finish) : finish(reply, peer)));
     return { msg: m, query: q, channel: wrapped, rcode: 0 };
@@ -160,7 +169,7 @@ function fit(reply: Buffer, clientMsg: Buffer, query: ParsedQuery, tcp: boolean)
   return analysis ? renderReply(toTemplate(reply, analysis, query.questionEnd), clientMsg, query, { ttl: -1, authoritative: false, limit }) : reply;
 }
 
-/** The lookups template CNAME follow-ups send through the pipeline: they are not followed again. */
+/** The lookups CNAME follow-ups (template, rewrite cname) send through the pipeline: not followed again. */
 const followUps = new WeakSet<Buffer>();
 
 /**

@@ -215,6 +215,25 @@ test('rewrite: the query is rewritten toward BIND and the answer and question ar
   assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
 });
 
+test('rewrite cname: a CNAME target is swapped and the new target looked up through the server', async () => {
+  const s = fixtures.services.filter((x) => x.ipv6)[5];
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    rewrite cname exact ${fixtures.cnameOutOfZone.target}. ${s.name}.
+    forward . ${upstream.address}
+  }`);
+  const r = await queryUdp(d.server, fixtures.cnameOutOfZone.name, 'A');
+  assert.deepEqual(
+    r.packet.answers.map((a) => [a.name, a.type, a.data]),
+    [
+      [fixtures.cnameOutOfZone.name, 'CNAME', s.name],
+      [s.name, 'A', s.ipv4],
+    ],
+  );
+  // Other replies pass as they are.
+  assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
+});
+
 test('rewrite rcode: NXDOMAIN from BIND and SERVFAIL from hosts become NOERROR/REFUSED, with and without EDNS', async () => {
   const d = await serve(`cluster.local:0 {
     bind 127.0.0.1
