@@ -36,6 +36,9 @@ export const ERRORS = {
   NLD_ERR_FORWARD_EXCEPTED: { template: 'name excepted from forward', raisedIn: 'server/block.ts' },
   NLD_ERR_NO_FORWARD: { template: 'no forward configured for this zone', raisedIn: 'server/block.ts' },
   NLD_ERR_LOCAL_ANSWER: { template: '%s', raisedIn: 'server/block.ts (template/hosts failures from plugins/chain.ts)' },
+  // template `rcode SERVFAIL`, a regex miss without fallthrough, hosts without fallthrough: an
+  // answer, not a failure, so the errors log stays quiet (CoreDNS returns no error there either).
+  NLD_ERR_LOCAL_SERVFAIL: { template: '%s', raisedIn: 'server/block.ts (template/hosts SERVFAIL answers from plugins/chain.ts)' },
   // Lifecycle: reload and handover (daemon.ts, cluster/primary.ts); the old config keeps serving.
   NLD_ERR_NOT_RUNNING: { template: 'cannot %s while %s', raisedIn: 'daemon.ts, cluster/primary.ts' },
   NLD_ERR_LISTEN: { template: 'cannot listen on %s %s:%s: %s', raisedIn: 'server/server-set.ts' },

@@ -36,7 +36,9 @@ export interface Entered<P> {
 }
 
 /** What answerLocally returns: the same shape as a forwarder result, so the miss path treats both alike. */
-export type LocalResult = { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis } | { readonly ok: false; readonly detail: string };
+export type LocalResult =
+  | { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis }
+  | { readonly ok: false; readonly detail: string; readonly quiet: boolean }; // quiet: a SERVFAIL answer, not a failure to log
 
 export class BlockPlugins {
   readonly template: TemplateHandler | null;
@@ -136,7 +138,7 @@ export class BlockPlugins {
       const a = handler.answer(q);
       if (a === null) continue;
       const analysis = a.reply && analyzeReply(a.reply);
-      if (!a.reply || !analysis) return { ok: false, detail: a.error ?? `${handler === this.template ? 'template' : 'hosts'}: SERVFAIL for ${q.name}` };
+      if (!a.reply || !analysis) return { ok: false, detail: a.error ?? `${handler === this.template ? 'template' : 'hosts'}: SERVFAIL for ${q.name}`, quiet: a.error === undefined };
       return { ok: true, reply: a.reply, analysis };
     }
     return null;

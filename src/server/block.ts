@@ -18,7 +18,7 @@ export type MissOutcome =
   | { readonly ok: true; readonly template: ReplyTemplate; readonly ttlSeconds: number /* -1: leave TTLs */ }
   | { readonly ok: false; readonly error: NldError<MissFailure> };
 
-export type MissFailure = ForwardFailure | 'NLD_ERR_FORWARD_EXCEPTED' | 'NLD_ERR_NO_FORWARD' | 'NLD_ERR_LOCAL_ANSWER';
+export type MissFailure = ForwardFailure | 'NLD_ERR_FORWARD_EXCEPTED' | 'NLD_ERR_NO_FORWARD' | 'NLD_ERR_LOCAL_ANSWER' | 'NLD_ERR_LOCAL_SERVFAIL';
 
 /** The client gets REFUSED (not SERVFAIL) for a name forward excepts and for max_concurrent, as in CoreDNS. */
 export function isRefusal(error: NldError<MissFailure>): boolean {
@@ -78,7 +78,7 @@ export class BlockRuntime {
   private async exchange(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits: number): Promise<MissOutcome> {
     // template and hosts come after the cache and before forward (CoreDNS plugin.cfg).
     const local = this.plugins?.answersLocally ? this.plugins.answerLocally(query) : null;
-    if (local && !local.ok) return { ok: false, error: nldError('NLD_ERR_LOCAL_ANSWER', [local.detail]) };
+    if (local && !local.ok) return { ok: false, error: nldError(local.quiet ? 'NLD_ERR_LOCAL_SERVFAIL' : 'NLD_ERR_LOCAL_ANSWER', [local.detail]) };
     const forwarder = this.forwarder;
     if (!local && !this.forwards(key)) return { ok: false, error: nldError(forwarder ? 'NLD_ERR_FORWARD_EXCEPTED' : 'NLD_ERR_NO_FORWARD') };
     // Names asked before get the upstream capacity a flood of new names cannot take (concurrency.ts).
