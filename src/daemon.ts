@@ -21,7 +21,8 @@ import { readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSy
 import { Tracer } from './plugins/trace.js';
 import { BackgroundFailures, inBackground } from './util/background.js';
 import { nldError, type Failure } from './errors.js';
-import { pluginSamples, type PluginSample } from './plugins/metrics.js';
+import { pluginSamples } from './plugins/metrics.js';
+import type { PluginSample } from './metrics/plugin-families.js';
 
 /**
  * Receive buffer of the sockets to UDP upstreams: their replies are bounded by maxConcurrent and

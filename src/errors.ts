@@ -6,8 +6,11 @@
 // code is raised somewhere in src/ and that no two entries share a code).
 //
 // Failures that are not in this table on purpose:
-// - config issues (ConfigIssue: file, line, field, reason) are a list, one per mistake, so that
-//   one run reports them all; the list as a whole is NLD_ERR_CONFIG_INVALID where it leaves.
+// - config issues (config/load.ts ConfigIssue: file, line, field, reason) are a list, one per
+//   mistake, so that one run reports them all: `{ ok: false, issues }`.
+// - pure parsers of one value (dns/names, config/values, cli/args, kube/template, ...) return
+//   `{ ok: false, error: string }` (Result<T, string>): the caller turns the message into a
+//   ConfigIssue or a flag error, which is where the context lives.
 // - a query that cannot be parsed (dns/query.ts QueryRejection.problem) is not an error of ours:
 //   `problem` picks the reply (FORMERR, NOTIMP, drop) on the hot path.
 import { format } from 'node:util';
@@ -33,6 +36,9 @@ export const ERRORS = {
   NLD_ERR_FORWARD_EXCEPTED: { template: 'name excepted from forward', raisedIn: 'server/block.ts' },
   NLD_ERR_NO_FORWARD: { template: 'no forward configured for this zone', raisedIn: 'server/block.ts' },
   NLD_ERR_LOCAL_ANSWER: { template: '%s', raisedIn: 'server/block.ts (template/hosts failures from plugins/chain.ts)' },
+  // template `rcode SERVFAIL`, a regex miss without fallthrough, hosts without fallthrough: an
+  // answer, not a failure, so the errors log stays quiet (CoreDNS returns no error there either).
+  NLD_ERR_LOCAL_SERVFAIL: { template: '%s', raisedIn: 'server/block.ts (template/hosts SERVFAIL answers from plugins/chain.ts)' },
   // Lifecycle: reload and handover (daemon.ts, cluster/primary.ts); the old config keeps serving.
   NLD_ERR_NOT_RUNNING: { template: 'cannot %s while %s', raisedIn: 'daemon.ts, cluster/primary.ts' },
   NLD_ERR_LISTEN: { template: 'cannot listen on %s %s:%s: %s', raisedIn: 'server/server-set.ts' },
@@ -45,7 +51,7 @@ export const ERRORS = {
   NLD_ERR_KUBE_CONFIGMAP_INVALID: { template: '%s', raisedIn: 'kube/configmap.ts' },
   // Work nobody awaits (util/background.ts): counted in coredns_panics_total and logged, as a
   // bug in one query is; never an unhandled rejection.
-  NLD_ERR_BACKGROUND_TASK: { template: 'background %s failed (still serving): %s', raisedIn: 'util/background.ts' },
+  NLD_ERR_BACKGROUND_TASK: { template: 'background %s failed (still serving): %s', raisedIn: 'util/background.ts, cluster/worker.ts (a reload that threw)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -60,10 +66,7 @@ export interface NldError<C extends ErrorCode = ErrorCode> {
 /** The failure half of every result: `{ ok: false, error }`, the error an NldError (or, from a pure parser, its message). */
 export type Failure<E = NldError> = { readonly ok: false; readonly error: E };
 
-/**
- * The one result shape: a value, or an error with a code. Pure parsers (dns/names, config/values,
- * cli/args, ...) use Result<T, string>: their caller turns the message into a ConfigIssue or a flag error.
- */
+/** The one result shape: a value, or an error with a code (pure parsers: Result<T, string>, see above). */
 export type Result<T, E = NldError> = { readonly ok: true; readonly value: T } | Failure<E>;
 
 /** An NldError with the code's message filled from `args` (util.format) and optional context. */

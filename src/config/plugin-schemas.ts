@@ -47,6 +47,7 @@ export const rewriteRuleSchema = z.discriminatedUnion('field', [
   }),
   z.strictObject({ field: z.enum(['type', 'class']), continue: z.boolean().default(false), from: z.string(), to: z.string() }),
   z.strictObject({ field: z.literal('ttl'), continue: z.boolean().default(false), match: matchEnum, name: z.string(), ttl: z.union([z.string(), z.number()]) }),
+  z.strictObject({ field: z.literal('cname'), continue: z.boolean().default(false), match: matchEnum, from: z.string(), to: z.string() }),
   z.strictObject({ field: z.literal('rcode'), continue: z.boolean().default(false), match: matchEnum, name: z.string(), from: z.union([z.string(), z.number()]), to: z.union([z.string(), z.number()]) }),
   z.strictObject({
     field: z.literal('edns0'),

@@ -178,6 +178,7 @@ export type RewriteRuleConfig =
     }
   | { readonly field: 'type' | 'class'; readonly stop: boolean; readonly from: number; readonly to: number }
   | { readonly field: 'ttl'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly min: number; readonly max: number }
+  | { readonly field: 'cname'; readonly stop: boolean; readonly match: NameMatch; readonly from: string; readonly to: string }
   | { readonly field: 'rcode'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly from: number; readonly to: number }
   | { readonly field: 'edns0'; readonly stop: boolean; readonly edns0: Edns0RuleConfig };
 

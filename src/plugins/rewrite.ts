@@ -4,7 +4,7 @@
 // Corefile order; a matching `stop` rule (the default) ends the list, `continue` goes on. Reply
 // rules run in reverse order over the authority, answer and additional records, as CoreDNS does.
 // Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl, rcode, edns0
-// (rewrite-edns0.ts). The cname field is accepted with a warning and not applied.
+// (rewrite-edns0.ts), cname (the CNAME target swapped and the new target looked up).
 import type { RawRewriteRule } from '../config/plugin-schemas.js';
 import type { NameMatch, RewriteRuleConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
@@ -20,9 +20,7 @@ import { applyEdns0, parseEdns0Args, type ClientInfo, type EdnsState } from './r
 // rewrite [continue|stop] { name ...  answer ... }
 
 const MATCHES: readonly NameMatch[] = ['exact', 'prefix', 'suffix', 'substring', 'regex'];
-const UNSUPPORTED_FIELDS: { readonly [f: string]: string } = {
-  cname: 'CNAME target rewriting is not supported',
-};
+const UNSUPPORTED_FIELDS: { readonly [f: string]: string } = {};
 
 export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
   let args = d.args.map((a) => a.text);
@@ -59,6 +57,12 @@ export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
       if (rest.length === 2) Object.assign(raw, { match: 'exact', name: rest[0], ttl: rest[1] });
       else if (rest.length === 3) Object.assign(raw, { match: rest[0].toLowerCase(), name: rest[1], ttl: rest[2] });
       else return fail('ttl rules take [MATCH] NAME TTL');
+      break;
+    case 'cname':
+      // CoreDNS lower-cases FROM and TO but does not add the trailing dot: CNAME targets have it.
+      if (rest.length === 2) Object.assign(raw, { match: 'exact', from: rest[0].toLowerCase(), to: rest[1].toLowerCase() });
+      else if (rest.length === 3) Object.assign(raw, { match: rest[0].toLowerCase(), from: rest[1].toLowerCase(), to: rest[2].toLowerCase() });
+      else return fail(`too few (${rest.length}) arguments for a cname rule`);
       break;
     case 'rcode':
       if (rest.length === 3) Object.assign(raw, { match: 'exact', name: rest[0], from: rest[1], to: rest[2] });
@@ -178,6 +182,9 @@ export function validateRewriteRule(r: RawRewriteRule): { config: RewriteRuleCon
       const code = r.option === 'nsid' ? 3 : r.option === 'subnet' ? 8 : r.code;
       return { config: { field: 'edns0', stop, edns0: { option: r.option, action: r.action, code, data: r.data.toLowerCase(), variable: r.variable, v4Bits: r.v4Bits, v6Bits: r.v6Bits } } };
     }
+    case 'cname':
+      if (r.match === 'regex' && typeof goRegExp(r.from) === 'string') return { field: 'from', error: goRegExp(r.from) as string };
+      return { config: { field: 'cname', stop, match: r.match, from: r.from, to: r.to } };
     case 'rcode': {
       const code = (text: string): number | undefined => (/^\d+$/.test(text) ? Number(text) : RCODE_BY_NAME[text.toUpperCase()]);
       const from = code(String(r.from));
@@ -214,7 +221,8 @@ type StringRewriter = (name: string) => string;
 type ResponseRule =
   | { readonly kind: 'name' | 'value'; readonly rewrite: StringRewriter }
   | { readonly kind: 'ttl'; readonly min: number; readonly max: number }
-  | { readonly kind: 'rcode'; readonly from: number; readonly to: number };
+  | { readonly kind: 'rcode'; readonly from: number; readonly to: number }
+  | { readonly kind: 'cname'; readonly target: StringRewriter };
 
 /** {n} groups of a regex match replaced in a template (CoreDNS regexStringRewriter). */
 function regexRewriter(re: RegExp, replacement: string): StringRewriter {
@@ -293,6 +301,9 @@ export class RewriteHandler {
       } else if (config.field === 'ttl') {
         if (config.match === 'regex') regex = goRegExp(config.name) as RegExp;
         staticRules.push({ kind: 'ttl', min: config.min, max: config.max });
+      } else if (config.field === 'cname') {
+        regex = config.match === 'regex' ? (goRegExp(config.from) as RegExp) : null;
+        staticRules.push({ kind: 'cname', target: cnameTarget(config.match, config.from, config.to, regex) });
       } else if (config.field === 'rcode') {
         if (config.match === 'regex') regex = goRegExp(config.name) as RegExp;
         staticRules.push({ kind: 'rcode', from: config.from, to: config.to });
@@ -345,6 +356,11 @@ export class RewriteHandler {
           break;
         case 'edns0':
           done = edns !== null && applyEdns0(c.edns0, edns.state, name, qtype, edns.client);
+          break;
+        case 'cname':
+          // Always "done" in CoreDNS: the reply decides whether a CNAME target matches.
+          rules.push(...r.staticRules);
+          done = true;
           break;
       }
       if (!done) continue;
@@ -404,6 +420,54 @@ function applyRules(rules: readonly ResponseRule[], r: Record): void {
       }
     }
   }
+}
+
+/** CoreDNS getFromAndToTarget: the new target for a CNAME target, or the same string when the rule does not apply. */
+function cnameTarget(match: NameMatch, from: string, to: string, re: RegExp | null): StringRewriter {
+  return (target) => {
+    switch (match) {
+      case 'exact':
+        return target === from ? to : target;
+      case 'prefix':
+        return target.startsWith(from) ? to + target.slice(from.length) : target;
+      case 'suffix':
+        return target.endsWith(from) ? target.slice(0, target.length - from.length) + to : target;
+      case 'substring':
+        return target.includes(from) ? target.split(from).join(to) : target;
+      case 'regex':
+        return regexRewriter(re!, to)(target);
+    }
+  };
+}
+
+/** `rewrite cname`: the new target when an answer CNAME matches a rule; null otherwise. */
+export function cnameRewriteTarget(result: RewriteResult, reply: Buffer): string | null {
+  const rules = result.rules.filter((r): r is Extract<ResponseRule, { kind: 'cname' }> => r.kind === 'cname');
+  if (rules.length === 0) return null;
+  const m = decodeMessage(reply);
+  for (const r of m?.answer ?? []) {
+    if (r.type !== TYPE.CNAME) continue;
+    const target = (r.rdata[0] as { name: string }).name;
+    for (let i = rules.length - 1; i >= 0; i--) {
+      const next = rules[i].target(target);
+      if (next !== target) return next;
+    }
+  }
+  return null;
+}
+
+/** CoreDNS cnameTargetRule: every answer CNAME now points at `to`, followed by the lookup's records owned by `to`. */
+export function applyCnameRewrite(reply: Buffer, to: string, lookup: Buffer | null): Buffer {
+  const m = decodeMessage(reply);
+  const up = lookup && decodeMessage(lookup);
+  if (!m || !up) return reply;
+  const lower = to.toLowerCase();
+  m.answer = [
+    ...m.answer.filter((r) => r.type === TYPE.CNAME).map((r) => ({ ...r, rdata: [{ name: to }] })),
+    ...up.answer.filter((r) => r.name.toLowerCase() === lower),
+  ];
+  m.flags = (m.flags & ~0x0200) | (up.flags & 0x0200); // TC from the lookup
+  return encodeMessage(m) ?? reply;
 }
 
 /** The reply with the client's question back and the reply rules applied; the input if it cannot be decoded. */

@@ -48,7 +48,7 @@ export class BlockRuntime {
   /** What the cache sits in front of: template and hosts come after the cache and before forward (CoreDNS plugin.cfg). */
   private next(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, seenBefore: boolean): Fetched | Promise<Fetched> {
     const local = this.plugins?.answersLocally ? this.plugins.answerLocally(query) : null;
-    if (local) return local.ok ? local : { ok: false, error: nldError('NLD_ERR_LOCAL_ANSWER', [local.detail]) };
+    if (local) return local.ok ? local : { ok: false, error: nldError(local.quiet ? 'NLD_ERR_LOCAL_SERVFAIL' : 'NLD_ERR_LOCAL_ANSWER', [local.detail]) };
     const forwarder = this.forwarder;
     if (!forwarder) return { ok: false, error: nldError('NLD_ERR_NO_FORWARD') };
     if (!this.forwards(key)) return { ok: false, error: nldError('NLD_ERR_FORWARD_EXCEPTED') };

@@ -164,7 +164,7 @@ export class QueryPipeline {
       return;
     }
     const rcode = isRefusal(outcome.error) ? RCODE.REFUSED : RCODE.SERVFAIL;
-    this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.error.message);
+    if (outcome.error.code !== 'NLD_ERR_LOCAL_SERVFAIL') this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.error.message);
     this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
   }
 

@@ -13,6 +13,8 @@ import { startDaemon, type RunningDaemon } from '../harness/daemon.js';
 import { waitFor } from '../harness/wait.js';
 import { loadCorefile } from '../../src/config/corefile.js';
 import { startScriptedUpstream } from '../harness/scripted-upstream.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log/logger.js';
 import { formatIssue } from '../../src/config/load.js';
 
 const FLAG_AA = 0x400;
@@ -184,6 +186,39 @@ test('hosts without fallthrough: an unknown name in its zones is SERVFAIL, as in
   assert.equal((await queryUdp(d.server, 'other.hosts.test', 'A')).packet.rcode, 'SERVFAIL');
 });
 
+test('errors log: a template RR that does not parse is logged; SERVFAIL answers of template and hosts are not (as CoreDNS)', async (t) => {
+  const lines: { msg: string }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  const loaded = loadCorefile(
+    `quiet.test:0 {
+    bind 127.0.0.1
+    template IN A bad.quiet.test {
+      answer "{{ .Name }} 60 IN A not-an-address"
+    }
+    template IN A refused.quiet.test {
+      rcode SERVFAIL
+    }
+    hosts ${join(dir, 'none')} hosts.quiet.test {
+      10.9.9.1 known.hosts.quiet.test
+    }
+  }`,
+    'Corefile',
+  );
+  assert.ok(loaded.ok);
+  const d = await startDaemon(loaded.config, { logger: createLogger('info', sink) });
+  t.after(() => d.stop());
+  for (const name of ['x.refused.quiet.test', 'unknown.hosts.quiet.test', 'x.bad.quiet.test']) assert.equal((await queryUdp(d.server, name, 'A')).packet.rcode, 'SERVFAIL', name);
+  await waitFor(() => lines.some((l) => l.msg.startsWith('[ERROR] plugin/errors: ')), 3000, 'the errors line');
+  const errors = lines.filter((l) => l.msg.startsWith('[ERROR] plugin/errors: '));
+  assert.equal(errors.length, 1, JSON.stringify(errors));
+  assert.match(errors[0].msg, /x\.bad\.quiet\.test\. A: .*not-an-address/);
+});
+
 test('rewrite: the query is rewritten toward BIND and the answer and question are rewritten back', async () => {
   const s = fixtures.services.filter((x) => x.ipv6)[1]; // a name no other test asks for
   const short = s.name.replace('.svc.cluster.local', '.short.test');
@@ -212,6 +247,25 @@ test('rewrite: the query is rewritten toward BIND and the answer and question ar
   assert.equal(regex.packet.questions[0].name, rx);
   assert.deepEqual(regex.packet.answers.map((a) => [a.name, a.data]), [[rx, s.ipv4]]);
   // A name no rule matches is forwarded as it is.
+  assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
+});
+
+test('rewrite cname: a CNAME target is swapped and the new target looked up through the server', async () => {
+  const s = fixtures.services.filter((x) => x.ipv6)[5];
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    rewrite cname exact ${fixtures.cnameOutOfZone.target}. ${s.name}.
+    forward . ${upstream.address}
+  }`);
+  const r = await queryUdp(d.server, fixtures.cnameOutOfZone.name, 'A');
+  assert.deepEqual(
+    r.packet.answers.map((a) => [a.name, a.type, a.data]),
+    [
+      [fixtures.cnameOutOfZone.name, 'CNAME', s.name],
+      [s.name, 'A', s.ipv4],
+    ],
+  );
+  // Other replies pass as they are.
   assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
 });
 

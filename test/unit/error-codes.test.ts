@@ -15,7 +15,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { buildQuery } from '../../src/dns/reply.js';
 import { parseQuery } from '../../src/dns/query.js';
 import { TYPE } from '../../src/dns/constants.js';
-import { systemClock } from '../../src/util/clock.js';
+import { ManualClock, systemClock } from '../../src/util/clock.js';
 import type { ForwardConfig, ServerBlockConfig } from '../../src/config/types.js';
 import { waitFor } from '../harness/wait.js';
 
@@ -24,6 +24,24 @@ const TABLE = join(SRC, 'errors.ts');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+}
+
+/** force_tcp to 127.0.0.1:port (the tests' connection factories never connect); maxFails 0 turns health probes off. */
+function tcpForward(port: number, maxFails: number): ForwardConfig {
+  return {
+    to: [{ host: '127.0.0.1', port, family: 4, label: `127.0.0.1:${port}` }],
+    forceTcp: true,
+    preferUdp: false,
+    policy: 'sequential',
+    maxConcurrent: 0,
+    maxFails,
+    healthCheckMs: 500,
+    expireMs: 10_000,
+    timeoutMs: 2000,
+    attemptTimeoutMs: 1000,
+    maxConnectionsPerUpstream: 1,
+    except: [],
+  };
 }
 
 test('every code in the table is declared once, spelled NLD_ERR_*, with a template and where it is raised', () => {
@@ -77,20 +95,7 @@ test('a bug in a background cache refresh is counted and logged like a failed qu
 
   // The bug: the TCP connection factory throws a TypeError (not an UpstreamError, so the forwarder
   // does not treat it as an upstream failure and the refresh's promise rejects).
-  const forward: ForwardConfig = {
-    to: [{ host: '127.0.0.1', port: 9, family: 4, label: '127.0.0.1:9' }],
-    forceTcp: true,
-    preferUdp: false,
-    policy: 'sequential',
-    maxConcurrent: 0,
-    maxFails: 0,
-    healthCheckMs: 500,
-    expireMs: 10_000,
-    timeoutMs: 2000,
-    attemptTimeoutMs: 1000,
-    maxConnectionsPerUpstream: 1,
-    except: [],
-  };
+  const forward = tcpForward(9, 0);
   const forwarder = new Forwarder(forward, systemClock, 1 << 16, {
     connect: () => {
       throw new TypeError('a bug in the connection factory');
@@ -109,6 +114,39 @@ test('a bug in a background cache refresh is counted and logged like a failed qu
   assert.equal(logged.level, 'error');
   assert.match(logged.msg, /^background cache refresh failed \(still serving\): TypeError: a bug in the connection factory/);
   assert.equal(block.handler.fetching(parsed.query.key), false, 'the refresh is over: a later miss for the name starts a new exchange');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(unhandled, [], 'nothing reached the process-level policy');
+});
+
+test('a bug in an upstream health probe goes to the background sink, not to the process', async (t) => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.after(() => process.off('unhandledRejection', onUnhandled));
+
+  const reported: { task: string; err: unknown }[] = [];
+  const clock = new ManualClock();
+  const forwarder = new Forwarder(tcpForward(9, 2), clock, 1 << 16, {
+    timers: clock,
+    connect: () => {
+      throw new TypeError('a bug on the probe path');
+    },
+    onBackgroundError: (task, err) => reported.push({ task, err }),
+  });
+  t.after(() => forwarder.close());
+
+  const [upstream] = forwarder.upstreams;
+  upstream.noteFailure(); // as after a failed exchange: a probe is due at once
+  clock.advance(0);
+  await waitFor(() => reported.length > 0, 5000, 'the probe bug to be reported');
+  assert.equal(reported[0].task, 'upstream health probe');
+  assert.match(String(reported[0].err), /TypeError: a bug on the probe path/);
+  assert.equal(upstream.stats.healthcheckFailures, 0, 'a bug is not a failed probe');
+
+  // Probing stopped with the bug; the next failed exchange starts it again.
+  upstream.noteFailure();
+  clock.advance(0);
+  await waitFor(() => reported.length > 1, 5000, 'a second probe after the next failure');
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(unhandled, [], 'nothing reached the process-level policy');
 });
