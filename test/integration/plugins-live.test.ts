@@ -16,6 +16,7 @@ import { startScriptedUpstream } from '../harness/scripted-upstream.js';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log/logger.js';
 import { formatIssue } from '../../src/config/load.js';
+import { parse as parseYaml } from 'yaml';
 
 const FLAG_AA = 0x400;
 const FLAG_TC = 0x200;
@@ -431,19 +432,21 @@ test('dns64: AAAA made from A records for IPv6 clients; IPv4 clients only with a
 });
 
 test('the official nodelocaldns Corefile with every node-cache plugin added starts and serves', async () => {
-  const official = readFileSync(new URL('../fixtures/nodelocaldns.Corefile', import.meta.url), 'utf8')
+  // The ConfigMap the DaemonSet mounts (deploy/configmap.yaml), placeholders filled as at deploy time and by the daemon.
+  const configMap = parseYaml(readFileSync(new URL('../../deploy/configmap.yaml', import.meta.url), 'utf8')) as { data: { Corefile: string } };
+  const official = configMap.data.Corefile.replaceAll('__PILLAR__DNS__DOMAIN__', 'cluster.local')
     .replaceAll(':53 {', ':0 {')
-    .replaceAll('bind 169.254.20.10 10.96.0.10', 'bind 127.0.0.1')
-    .replaceAll('forward . 10.96.0.11', `forward . ${upstream.address}`)
-    .replace('forward . /etc/resolv.conf', `forward . ${upstream.address}`)
-    .replace('health 169.254.20.10:8080', 'health 127.0.0.1:0')
-    .replaceAll('prometheus :9253', 'prometheus 127.0.0.1:0')
-    .replace('    loop\n', '');
+    .replaceAll('bind __PILLAR__LOCAL__DNS__ __PILLAR__DNS__SERVER__', 'bind 127.0.0.1')
+    .replaceAll('__PILLAR__CLUSTER__DNS__', upstream.address)
+    .replaceAll('__PILLAR__UPSTREAM__SERVERS__', upstream.address)
+    .replace('health __PILLAR__LOCAL__DNS__:8080', 'health 127.0.0.1:0')
+    .replaceAll('prometheus :9253', 'prometheus 127.0.0.1:0');
+  assert.doesNotMatch(official, /__PILLAR__/);
   const extra = `
     bufsize 1232
     debug
     dns64
-    dnstap /tmp/dnstap.sock full
+    dnstap ${join(dir, 'tap.sock')} full
     metadata
     timeouts {
       idle 30s
