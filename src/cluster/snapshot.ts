@@ -7,7 +7,7 @@ import type { HistogramCounts } from '../util/histogram.js';
 import { CacheStats } from '../cache/stats.js';
 import { ForwardStats, UpstreamStats } from '../forward/stats.js';
 import type { Daemon } from '../daemon.js';
-import { PLUGIN_FAMILIES, type PluginSample } from '../plugins/metrics.js';
+import { PLUGIN_FAMILIES, type PluginSample } from '../metrics/plugin-families.js';
 
 interface HistogramJson {
   counts: number[];

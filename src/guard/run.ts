@@ -264,7 +264,13 @@ export async function runGuard(argv: readonly string[], env: NodeJS.ProcessEnv =
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    void guard.stop().then(() => process.exit(0));
+    guard.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`node-local-dns guard: stop failed: ${(err as Error)?.stack ?? String(err)}`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

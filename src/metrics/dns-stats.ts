@@ -11,7 +11,6 @@ const TYPE_INDEX = new Uint8Array(65536).fill(OTHER_TYPE);
 QTYPE_LABELS.forEach((label, i) => {
   if (label !== 'other') TYPE_INDEX[parseType(label)!] = i;
 });
-export const qtypeIndex = (qtype: number): number => TYPE_INDEX[qtype & 0xffff];
 
 /** Who wrote the reply: "cache" for everything the cache+forward chain answered, "" for server-written errors. */
 export const PLUGIN_LABELS = ['cache', ''] as const;

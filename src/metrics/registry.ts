@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Registry, type Counter } from 'prom-client';
 import { registerProcessMetrics } from './default-metrics.js';
-import { PLUGIN_FAMILIES, type PluginSample } from '../plugins/metrics.js';
+import { PLUGIN_FAMILIES, type PluginSample } from './plugin-families.js';
 import { CACHE_TYPE_LABELS, type CacheStats } from '../cache/stats.js';
 import type { ForwardStats, UpstreamStats } from '../forward/stats.js';
 import { HealthStats, SLIM_TIME_BUCKETS } from '../health/health.js';

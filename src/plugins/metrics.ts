@@ -3,20 +3,7 @@
 // coredns_dns64_requests_translated_total. Plain samples computed at scrape time (and carried in
 // worker snapshots); the registry turns them into families.
 import type { BlockPlugins } from './chain.js';
-
-export interface PluginSample {
-  readonly name: string;
-  readonly labels: { readonly [label: string]: string };
-  readonly value: number;
-}
-
-export const PLUGIN_FAMILIES: readonly { readonly name: string; readonly help: string; readonly type: 'counter' | 'gauge' }[] = [
-  { name: 'coredns_template_matches_total', help: 'Counter of template regex matches.', type: 'counter' },
-  { name: 'coredns_template_rr_failures_total', help: 'Counter of mis-templated RRs.', type: 'counter' },
-  { name: 'coredns_hosts_entries', help: 'The combined number of entries in hosts and Corefile.', type: 'gauge' },
-  { name: 'coredns_hosts_reload_timestamp_seconds', help: 'The timestamp of the last reload of hosts file.', type: 'gauge' },
-  { name: 'coredns_dns64_requests_translated_total', help: 'Counter of DNS requests translated by dns64.', type: 'counter' },
-];
+import type { PluginSample } from '../metrics/plugin-families.js';
 
 /** Samples of the current blocks; `server` is the block's first listener, as the cache series use. */
 export function pluginSamples(blocks: Iterable<{ readonly servers: readonly string[]; readonly plugins: BlockPlugins | null }>): PluginSample[] {

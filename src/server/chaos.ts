@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { ParsedQuery } from '../dns/query.js';
 import { workerThreadData } from '../util/thread-data.js';
 import { writeClientOpt } from '../dns/reply.js';
+import { zoneToWire } from './zone-router.js';
 import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, OPT_RR_SIZE, TYPE } from '../dns/constants.js';
 
 export const CLASS_CH = 3;
@@ -60,7 +61,7 @@ export type ChaosKind = typeof NOT_CHAOS | typeof CHAOS_ID | typeof CHAOS_INSTAN
 // Key = lower-case wire name + type + class + DO/CD byte (ignored here).
 const TXT_CH = '\x00\x10\x00\x03';
 const ID_QUESTIONS = ['\x02id\x06server\x00', '\x08hostname\x04bind\x00'].map((n) => `${n}${TXT_CH}`);
-const CHECK_QUESTION_TAIL = `${CHECK_SUFFIX.split('.').filter(Boolean).map((l) => `${String.fromCharCode(l.length)}${l}`).join('')}\x00${TXT_CH}`;
+const CHECK_QUESTION_TAIL = `${zoneToWire(CHECK_SUFFIX)}${TXT_CH}`;
 
 /** Which CH TXT query about this instance `query` is, if any. */
 export function chaosKind(query: ParsedQuery): ChaosKind {
