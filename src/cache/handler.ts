@@ -28,11 +28,11 @@ export type MissOutcome =
 export type Fetched = { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis } | { readonly ok: false; readonly error: NldError };
 
 /**
- * What the cache sits in front of (CoreDNS's next plugin). `query` is the client's bytes (or a
- * query built from the key for a refresh); `seenBefore`: the name was asked before, so it may use
- * the upstream capacity reserved for known names (forward/concurrency.ts).
+ * What the cache sits in front of (CoreDNS's next plugin); Forwarder.forward is one. `query` is the
+ * client's bytes (or a query built from the key for a refresh); `seenBefore`: the name was asked
+ * before, so it may use the upstream capacity reserved for known names (forward/concurrency.ts).
  */
-export type Next = (key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, seenBefore: boolean) => Fetched | Promise<Fetched>;
+export type Next = (query: Buffer, questionEnd: number, clientUsedTcp: boolean, seenBefore: boolean, key: string) => Fetched | Promise<Fetched>;
 
 export class CacheHandler {
   private readonly coalescer = new Coalescer<MissOutcome>();
@@ -100,7 +100,7 @@ export class CacheHandler {
 
   private async fetchAndStore(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, carriedHits: number): Promise<MissOutcome> {
     const cache = this.cache;
-    const fetched = await this.next(key, query, questionEnd, clientUsedTcp, cache?.seenBefore(key) ?? false);
+    const fetched = await this.next(query, questionEnd, clientUsedTcp, cache?.seenBefore(key) ?? false, key);
     if (!fetched.ok) return fetched;
     const analysis = fetched.analysis;
     const template = toTemplate(fetched.reply, analysis, questionEnd);

@@ -4,7 +4,7 @@
 import type { ServerBlockConfig } from '../config/types.js';
 import type { Clock } from '../util/clock.js';
 import { ResponseCache } from '../cache/response-cache.js';
-import { CacheHandler, type Fetched } from '../cache/handler.js';
+import { CacheHandler, type Fetched, type Next } from '../cache/handler.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { WireZones } from './zone-router.js';
 import { BlockPlugins } from '../plugins/chain.js';
@@ -30,7 +30,7 @@ export class BlockRuntime {
   ) {
     const except = forwarder?.config.except ?? [];
     this.excepted = except.length > 0 ? new WireZones(except.map((zone) => [zone, true] as const)) : null;
-    this.handler = new CacheHandler(cache, (key, query, questionEnd, clientUsedTcp, seenBefore) => this.next(key, query, questionEnd, clientUsedTcp, seenBefore), forwarder !== null);
+    this.handler = new CacheHandler(cache, this.nextStep(), forwarder !== null);
   }
 
   /** `onBackgroundError`: where a bug in a new forwarder's health probes goes (counted and logged). */
@@ -45,8 +45,18 @@ export class BlockRuntime {
     return this.forwarder !== null && (this.excepted === null || this.excepted.match(key) === undefined);
   }
 
-  /** What the cache sits in front of: template and hosts come after the cache and before forward (CoreDNS plugin.cfg). */
-  private next(key: string, query: Buffer, questionEnd: number, clientUsedTcp: boolean, seenBefore: boolean): Fetched | Promise<Fetched> {
+  /**
+   * What the cache sits in front of, chosen once: the forwarder itself when nothing else answers
+   * or refuses (no template/hosts, no `except`), else next().
+   */
+  private nextStep(): Next {
+    const forwarder = this.forwarder;
+    if (forwarder !== null && this.excepted === null && !this.plugins?.answersLocally) return forwarder.forward.bind(forwarder);
+    return (query, questionEnd, clientUsedTcp, seenBefore, key) => this.next(query, questionEnd, clientUsedTcp, seenBefore, key);
+  }
+
+  /** template and hosts come after the cache and before forward (CoreDNS plugin.cfg); forward takes the names `except` leaves. */
+  private next(query: Buffer, questionEnd: number, clientUsedTcp: boolean, seenBefore: boolean, key: string): Fetched | Promise<Fetched> {
     const local = this.plugins?.answersLocally ? this.plugins.answerLocally(query) : null;
     if (local) return local.ok ? local : { ok: false, error: nldError(local.quiet ? 'NLD_ERR_LOCAL_SERVFAIL' : 'NLD_ERR_LOCAL_ANSWER', [local.detail]) };
     const forwarder = this.forwarder;
