@@ -17,7 +17,7 @@ import { SetupErrors } from '../node-setup/setup-errors.js';
 import { NodeSetup, shutdownAwareNodeService } from '../node-setup/node-setup.js';
 import { HttpService } from './http-service.js';
 import { PprofService } from '../plugins/pprof.js';
-import { installCrashPolicy } from './crash-policy.js';
+import { installCrashPolicy } from '../util/crash-policy.js';
 import { BackgroundFailures, inBackground } from '../util/background.js';
 import { describeThrown } from '../errors.js';
 import { VERSION } from '../version.js';

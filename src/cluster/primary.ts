@@ -15,7 +15,7 @@ import { Daemon, pluginsEnabledFor, type HandOverResult, type ReloadResult } fro
 import { nldError, type NldError } from '../errors.js';
 import type { LoopFinding } from '../server/loop-detect.js';
 import type { InheritedListener } from '../server/handover.js';
-import { INSTANCE_ID } from '../server/chaos.js';
+import { INSTANCE_ID } from '../util/instance-identity.js';
 import { StatsAggregate, takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
 import type { WorkerThreadData } from '../util/thread-data.js';

@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log/logger.js';
-import { installCrashPolicy } from '../cli/crash-policy.js';
+import { installCrashPolicy } from '../util/crash-policy.js';
 import { takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
 import { BackgroundFailures, inBackground } from '../util/background.js';

@@ -10,6 +10,7 @@ export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP:
 export const OPCODE_QUERY = 0;
 export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, DNAME: 39, OPT: 41, RRSIG: 46, IXFR: 251, AXFR: 252, ANY: 255, CAA: 257 } as const;
 export const CLASS_IN = 1;
+export const CLASS_CH = 3;
 
 // Byte 2 flags
 export const FLAG_QR = 0x80;

@@ -19,7 +19,6 @@ import { applyEdns0, parseEdns0Args, type ClientInfo, type EdnsState } from './r
 // Corefile: rewrite [continue|stop] FIELD [TYPE] [(FROM TO)|TTL] [OPTIONS], or the block form
 // rewrite [continue|stop] { name ...  answer ... }
 
-const MATCHES: readonly NameMatch[] = ['exact', 'prefix', 'suffix', 'substring', 'regex'];
 const UNSUPPORTED_FIELDS: { readonly [f: string]: string } = {};
 
 export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {

@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import { startDaemon, clusterConfigYaml, type RunningDaemon } from '../harness/daemon.js';
 import { queryUdp } from '../harness/dns-client.js';
 import { instancesAnswering, instanceCheckQuery, readInstanceCheckReply, findOtherInstance } from '../../src/node-setup/instance-probe.js';
-import { CLASS_CH, INSTANCE_ID, INSTANCE_TOKEN, instanceCheckText } from '../../src/server/chaos.js';
+import { INSTANCE_ID, INSTANCE_TOKEN, instanceCheckText } from '../../src/util/instance-identity.js';
+import { CLASS_CH } from '../../src/dns/constants.js';
 import { buildQuery } from '../../src/dns/reply.js';
 import { TYPE } from '../../src/dns/constants.js';
 
