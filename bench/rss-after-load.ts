@@ -1,7 +1,7 @@
 // RSS of the daemon (the bundle, image flags) before, during and after load, to see what memory
 // comes back once the load stops: a UDP cache-hit flood (dnsperf at full speed), a flood of
 // never-seen names (misses that fill the cache), and the TCP client that pipelines and never reads.
-// Usage: node --import tsx bench/rss-after-load.ts   (about 90 s; NLD_BUNDLE for another build)
+// Usage: node --import tsx bench/rss-after-load.ts   (about 2 min; NLD_BUNDLE for another build)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,10 @@ try {
   await sleep(8000);
   attacker.socket.destroy();
   await settle(d, 'TCP client pipelining 1 MB, never reading', rows, peak, before);
+  peak = 0;
+  before = d.memory().rssMiB;
+  await runDnsperf({ port: d.port, dataFile: hits, seconds: 8, maxRuns: 1000, outstanding: 2000, cpu: '0' });
+  await settle(d, 'UDP cache hits again (is the retained memory reused?)', rows, peak, before);
   clearInterval(sampler);
 } finally {
   await d.stop();

@@ -40,7 +40,8 @@ function otherBundlesExternal(self) {
  * Modules the dependencies load at start for paths the daemon never takes, replaced by shims that
  * load the real module on first use (scripts/bundle/*.cjs say what each saves):
  *   prom-client's index (loads the Pushgateway: http, https -> tls),
- *   pino's thread-stream (transports: a worker thread), sonic-boom's assert.
+ *   pino's thread-stream (transports: a worker thread), sonic-boom's assert,
+ *   zod's locales (every language; errors are in English).
  */
 const lighterDependencies = {
   name: 'lighter-dependencies',
@@ -49,6 +50,7 @@ const lighterDependencies = {
     b.onResolve({ filter: /^prom-client$/ }, () => shim('prom-client-lazy.cjs'));
     b.onResolve({ filter: /^thread-stream$/ }, () => shim('thread-stream-lazy.cjs'));
     b.onResolve({ filter: /^assert$/ }, (args) => (/[\\/]sonic-boom[\\/]/.test(args.importer) ? shim('assert-lite.cjs') : undefined));
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/[\\/]zod[\\/]v4[\\/]/.test(args.importer) ? shim('zod-locales-en.mjs') : undefined));
   },
 };
 

@@ -19,6 +19,10 @@ import { handOverTo, type InheritedListener } from './server/handover.js';
 import { blockCacheId, decodeSnapshot, encodeSnapshot, restoreSnapshot, type SnapshotSource } from './cache/snapshot.js';
 import { readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { Tracer } from './plugins/trace.js';
+import { BackgroundFailures, inBackground } from './util/background.js';
+import { nldError, type Failure } from './errors.js';
+import { pluginSamples } from './plugins/metrics.js';
+import type { PluginSample } from './metrics/plugin-families.js';
 
 /**
  * Receive buffer of the sockets to UDP upstreams: their replies are bounded by maxConcurrent and
@@ -27,7 +31,8 @@ import { Tracer } from './plugins/trace.js';
  */
 const UPSTREAM_UDP_BUFFER_BYTES = 8 << 20;
 
-export type ReloadResult = { ok: true; changed: boolean } | { ok: false; error: string };
+export type ReloadResult = { ok: true; changed: boolean } | Failure;
+export type HandOverResult = { ok: true; pid: number | undefined } | Failure;
 
 export interface DaemonOptions {
   readonly logger: Logger;
@@ -57,6 +62,7 @@ export class Daemon {
   private readonly pipeline: QueryPipeline;
   private readonly servers: ServerSet;
   private readonly services: ServiceGroup;
+  private readonly background: BackgroundFailures;
   private blocks: BlockRuntime[] = [];
   private current: Config | null = null;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -72,6 +78,7 @@ export class Daemon {
     this.pipeline = new QueryPipeline(this.dnsStats, this.logger);
     this.servers = new ServerSet(this.pipeline, this.dnsStats, options.reusePort ?? false, options.inherited);
     this.services = new ServiceGroup(options.services ?? [], this.logger);
+    this.background = new BackgroundFailures(() => this.dnsStats.panics++, this.logger);
   }
 
   get config(): Config | null {
@@ -88,7 +95,7 @@ export class Daemon {
     const applied = await this.servers.apply(blocks, config);
     if (!applied.ok) {
       for (const b of blocks) b.close();
-      throw new Error(applied.error);
+      throw Object.assign(new Error(applied.error.message), { code: applied.error.code }); // `code` as on Node's own errors
     }
     this.blocks = blocks;
     this.current = config;
@@ -108,7 +115,7 @@ export class Daemon {
 
   /** Moves to a new config without closing sockets that stay. On failure the old config keeps serving. */
   async reload(config: Config): Promise<ReloadResult> {
-    if (this.state !== 'running' || !this.current) return { ok: false, error: `cannot reload while ${this.state}` };
+    if (this.state !== 'running' || !this.current) return { ok: false, error: nldError('NLD_ERR_NOT_RUNNING', ['reload', this.state]) };
     if (sameJson(config, this.current)) return { ok: true, changed: false };
     await this.services.beforeListen(config);
     const old = this.blocks;
@@ -133,7 +140,7 @@ export class Daemon {
   private applyTrace(config: Config): void {
     const current = this.pipeline.tracer;
     if (current && sameJson(current.config, config.trace)) return;
-    void current?.close();
+    if (current) inBackground('trace flush', current.close(), this.background.report);
     this.pipeline.tracer = config.trace ? new Tracer(config.trace) : null;
   }
 
@@ -163,10 +170,8 @@ export class Daemon {
         cacheDonor.cache!.stats.zones = block.zones.join(',');
       }
       const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
-      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), {
-        ...(cacheDonor ? { cache: cacheDonor.cache } : {}),
-        ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}),
-      });
+      const reuse = { ...(cacheDonor ? { cache: cacheDonor.cache } : {}), ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}) };
+      return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), reuse, this.background.report);
     });
   }
 
@@ -221,14 +226,14 @@ export class Daemon {
    * reading, answer what is in flight, and release everything without teardown. On failure we
    * keep serving and return the error.
    */
-  async handOver(): Promise<{ ok: true; pid: number | undefined } | { ok: false; error: string }> {
-    if (this.state !== 'running') return { ok: false, error: `cannot hand over while ${this.state}` };
+  async handOver(): Promise<HandOverResult> {
+    if (this.state !== 'running') return { ok: false, error: nldError('NLD_ERR_NOT_RUNNING', ['hand over', this.state]) };
     const listeners = this.servers.listeners().map((l) => ({ key: `${l.host}|${l.configuredPort}`, udp: l.udp.rawSocket()!, tcp: l.tcp.rawServer()! }));
     let child;
     try {
       child = await handOverTo(listeners, this.cacheSnapshot().data);
     } catch (err) {
-      return { ok: false, error: (err as Error).message };
+      return { ok: false, error: nldError('NLD_ERR_HANDOVER_FAILED', [(err as Error).message]) };
     }
     this.state = 'stopping';
     this.unwatchCacheSnapshot();
@@ -267,7 +272,7 @@ export class Daemon {
       if (!data) continue;
       const decoded = decodeSnapshot(data);
       if (!decoded.ok) {
-        this.logger.warn({ from, err: decoded.error }, 'cache snapshot ignored');
+        this.logger.warn({ from, err: decoded.error.message }, 'cache snapshot ignored');
         continue;
       }
       const { restored, skipped } = restoreSnapshot(decoded.blocks, this.cacheSources(blocks), this.clock);
@@ -335,6 +340,9 @@ export class Daemon {
   blockRuntimes(): readonly BlockRuntime[] {
     return this.blocks;
   }
+  pluginSamples(): PluginSample[] {
+    return pluginSamples(this.blocks);
+  }
   pluginsEnabled(): { server: string; zone: string; name: string }[] {
     return this.current ? pluginsEnabledFor(this.current) : [];
   }
@@ -372,6 +380,7 @@ function pluginNames(block: ServerBlockConfig): string[] {
     if (p.loadbalance) names.push('loadbalance');
     if (p.whoami) names.push('whoami');
     if (p.dns64) names.push('dns64');
+    if (p.dnstap.length > 0) names.push('dnstap');
   }
   return names;
 }

@@ -2,7 +2,7 @@
 // `load ...`. Flags follow node-cache (-localip, -conf, ...) plus --config FILE.yaml.
 import { readFileSync } from 'node:fs';
 import { runWorkerThread } from './cluster/worker.js';
-import { workerThreadData } from './cluster/thread-data.js';
+import { workerThreadData } from './util/thread-data.js';
 import { parseArgs, parseSubcommand } from './cli/args.js';
 import { runDaemon, installSignalHandlers } from './cli/run.js';
 import { checkConfig } from './cli/check-config.js';

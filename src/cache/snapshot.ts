@@ -17,6 +17,7 @@
 import type { ResponseCache } from './response-cache.js';
 import type { Clock } from '../util/clock.js';
 import { CACHE_DENIAL, CACHE_SUCCESS } from './stats.js';
+import { nldError, type Failure, type NldError } from '../errors.js';
 
 const MAGIC = Buffer.from('NLDSNAP1', 'latin1');
 
@@ -34,41 +35,45 @@ export function blockCacheId(zones: readonly string[]): string {
   return zones.join(',');
 }
 
+/** Appends big-endian numbers and length-prefixed text to one buffer that doubles as it fills. */
 class Writer {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private at = 0;
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.at + n));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
   push(b: Buffer): void {
-    this.chunks.push(b);
-    this.size += b.length;
+    this.room(b.length);
+    this.at += b.copy(this.buf, this.at);
   }
   u8(n: number): void {
-    const b = Buffer.allocUnsafe(1);
-    b.writeUInt8(n);
-    this.push(b);
+    this.room(1);
+    this.at = this.buf.writeUInt8(n, this.at);
   }
   u16(n: number): void {
-    const b = Buffer.allocUnsafe(2);
-    b.writeUInt16BE(n);
-    this.push(b);
+    this.room(2);
+    this.at = this.buf.writeUInt16BE(n, this.at);
   }
   u32(n: number): void {
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32BE(n);
-    this.push(b);
+    this.room(4);
+    this.at = this.buf.writeUInt32BE(n, this.at);
   }
   f64(n: number): void {
-    const b = Buffer.allocUnsafe(8);
-    b.writeDoubleBE(n);
-    this.push(b);
+    this.room(8);
+    this.at = this.buf.writeDoubleBE(n, this.at);
   }
   bytes(text: string, encoding: 'latin1' | 'utf8', lengthBytes: 2 | 4): void {
-    const b = Buffer.from(text, encoding);
-    if (lengthBytes === 2) this.u16(b.length);
-    else this.u32(b.length);
-    this.push(b);
+    const length = Buffer.byteLength(text, encoding);
+    if (lengthBytes === 2) this.u16(length);
+    else this.u32(length);
+    this.room(length);
+    this.at += this.buf.write(text, this.at, encoding);
   }
   done(): Buffer {
-    return Buffer.concat(this.chunks, this.size);
+    return this.buf.subarray(0, this.at);
   }
 }
 
@@ -108,7 +113,7 @@ export interface SnapshotEntry {
   readonly template: { readonly packed: string; readonly wireLength: number; readonly questionEnd: number };
 }
 
-export type DecodedSnapshot = { ok: true; blocks: Map<string, SnapshotEntry[]> } | { ok: false; error: string };
+export type DecodedSnapshot = { ok: true; blocks: Map<string, SnapshotEntry[]> } | Failure<NldError<'NLD_ERR_SNAPSHOT_INVALID'>>;
 
 /** Decodes a snapshot; any inconsistency (truncation, bad lengths, unknown store) rejects all of it. */
 export function decodeSnapshot(data: Buffer): DecodedSnapshot {
@@ -122,7 +127,7 @@ export function decodeSnapshot(data: Buffer): DecodedSnapshot {
   const f64 = () => (need(8), (pos += 8), data.readDoubleBE(pos - 8));
   const text = (length: number, encoding: 'latin1' | 'utf8') => (need(length), (pos += length), data.toString(encoding, pos - length, pos));
   try {
-    if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) return { ok: false, error: 'not a node-local-dns cache snapshot (bad magic)' };
+    if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) return { ok: false, error: nldError('NLD_ERR_SNAPSHOT_INVALID', ['not a node-local-dns cache snapshot (bad magic)']) };
     pos = MAGIC.length;
     const blocks = new Map<string, SnapshotEntry[]>();
     const blockCount = u32();
@@ -150,7 +155,7 @@ export function decodeSnapshot(data: Buffer): DecodedSnapshot {
     if (pos !== data.length) throw new Error(`${data.length - pos} bytes after the last block`);
     return { ok: true, blocks };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    return { ok: false, error: nldError('NLD_ERR_SNAPSHOT_INVALID', [(err as Error).message]) };
   }
 }
 

@@ -6,7 +6,6 @@
 // Pure: no file system access (the /etc/kube-dns default is resolved by config/sources.ts, as
 // node-cache does at sync start), no logging, never exits the process.
 import { isIP } from 'node:net';
-import type { HostPort } from '../config/types.js';
 import {
   DEFAULT_BASE_COREFILE,
   DEFAULT_KUBE_DNS_DIR,

@@ -13,11 +13,13 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { DnsStats } from '../metrics/dns-stats.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { HealthState } from '../health/health.js';
-import { SetupErrors } from '../node/setup-errors.js';
-import { NodeSetup, shutdownAwareNodeService } from '../node/node-setup.js';
+import { SetupErrors } from '../node-setup/setup-errors.js';
+import { NodeSetup, shutdownAwareNodeService } from '../node-setup/node-setup.js';
 import { HttpService } from './http-service.js';
 import { PprofService } from '../plugins/pprof.js';
-import { installCrashPolicy } from './crash-policy.js';
+import { installCrashPolicy } from '../util/crash-policy.js';
+import { BackgroundFailures, inBackground } from '../util/background.js';
+import { describeThrown } from '../errors.js';
 import { VERSION } from '../version.js';
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { WorkerPool } from '../cluster/primary.js';
@@ -28,13 +30,15 @@ import { announceFailure, announceReady, isSuccessor, receiveListeners, takeInhe
 const CONFIG_POLL_MS = 2000;
 
 /** What serves: the Daemon (`workers: 1`), or the pool of worker threads (`workers` > 1). */
-export type Engine = Pick<Daemon, 'start' | 'reload' | 'stop' | 'detectLoops' | 'handOver' | 'caches' | 'forwarders' | 'pluginsEnabled' | 'reloadFailures'>;
+export type Engine = Pick<Daemon, 'start' | 'reload' | 'stop' | 'detectLoops' | 'handOver' | 'caches' | 'forwarders' | 'pluginsEnabled' | 'pluginSamples' | 'reloadFailures'>;
 
 export interface RunHandle {
   readonly daemon: Engine;
   readonly http: HttpService;
+  /** Never rejects: a reload that throws is counted, logged and resolves false. */
   reload(reason: string): Promise<boolean>;
   shutdown(signal: string): Promise<void>;
+  /** Never rejects: a handover that throws is counted and logged, and serving goes on. */
   handOver(): Promise<void>;
 }
 
@@ -61,6 +65,9 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   let pool: WorkerPool | null = null;
   const dnsStats = aggregate ? aggregate.dns : new DnsStats();
   let invalidConfigs = 0;
+  // Reloads from the watcher, the timer and SIGUSR1, the loop probe and the handover run unawaited:
+  // a bug in one is counted in coredns_panics_total and logged, and serving goes on.
+  const background = new BackgroundFailures(() => dnsStats.panics++, logger.child({ component: 'background' }));
   let ignored = first.config.ignored;
   const services: DaemonService[] = [];
   // The engine is created below; the registry reads it lazily at scrape time.
@@ -73,6 +80,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     reloadFailed: () => daemon.reloadFailures + invalidConfigs,
     pluginsEnabled: () => daemon.pluginsEnabled(),
     ignoredDirectives: () => ignored,
+    pluginSamples: () => daemon.pluginSamples(),
     version: VERSION,
   });
   const health = new HealthState({ stats: metrics.health, log: logger.child({ component: 'health' }) });
@@ -104,7 +112,14 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
 
   let reloading: Promise<boolean> = Promise.resolve(true);
   const reload = (reason: string): Promise<boolean> => {
-    reloading = reloading.then(() => reloadOnce(reason));
+    // A reload that throws is reported and fails; `reloading` must never stay rejected, or every
+    // later reload would fail with it.
+    reloading = reloading
+      .then(() => reloadOnce(reason))
+      .catch((err: unknown) => {
+        background.report('reload', err);
+        return false;
+      });
     return reloading;
   };
   const reloadOnce = async (reason: string): Promise<boolean> => {
@@ -118,7 +133,7 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     if (next.config.node && !first.config.node) logger.warn('node setup cannot be turned on by a reload; restart to enable it');
     const result = await daemon.reload(next.config);
     if (!result.ok) {
-      logger.error({ reason, err: result.error }, 'reload failed, keeping the last good config');
+      logger.error({ reason, err: result.error.message, code: result.error.code }, 'reload failed, keeping the last good config');
       return false;
     }
     if (result.changed) {
@@ -165,18 +180,19 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
   installCrashPolicy({ logger, countPanic: () => dnsStats.panics++, fatal: (reason) => shutdown(reason, 0) });
   // CoreDNS `loop`: a forwarding loop is fatal, but unlike CoreDNS we tear down first, so the node
   // is not left with rules pointing at a dead listener.
-  void daemon.detectLoops().then(async (loop) => {
+  const detectLoops = daemon.detectLoops().then(async (loop) => {
     if (!loop) return;
     logger.fatal({ zone: loop.zone, upstreams: loop.upstreams }, loop.message);
     await shutdown('loop detected');
     process.exit(1);
   });
+  inBackground('loop detection', detectLoops, background.report);
   const handOver = async (): Promise<void> => {
     if (stopping) return;
     logger.info('SIGUSR2: starting a successor on our sockets');
     const result = await daemon.handOver();
     if (!result.ok) {
-      logger.error({ err: result.error }, 'handover failed, still serving');
+      logger.error({ err: result.error.message, code: result.error.code }, 'handover failed, still serving');
       return;
     }
     watcher?.close();
@@ -185,7 +201,8 @@ export async function runDaemon(flags: CliFlags, env: NodeJS.ProcessEnv = proces
     logger.flush();
     process.exit(0);
   };
-  return { daemon, http, reload, shutdown, handOver };
+  const handOverReported = (): Promise<void> => handOver().catch((err: unknown) => background.report('handover', err));
+  return { daemon, http, reload, shutdown, handOver: handOverReported };
 }
 
 
@@ -196,7 +213,14 @@ export function installSignalHandlers(handle: RunHandle, logger: Logger = create
   const stop = (signal: string) => {
     signals++;
     if (signals > 1 && signal === 'SIGINT') process.exit(2); // second Ctrl-C: give up waiting
-    void handle.shutdown(signal).then(() => process.exit(0));
+    handle.shutdown(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.fatal({ err: describeThrown(err) }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -31,7 +31,7 @@ export interface FillBatch {
 }
 
 /** Names a cache the same way in every worker: its listeners and zones. */
-export const cacheLabel = (cache: ResponseCache): string => `${cache.stats.servers.join(',')}|${cache.stats.zones}`;
+const cacheLabel = (cache: ResponseCache): string => `${cache.stats.servers.join(',')}|${cache.stats.zones}`;
 
 interface PendingFill {
   readonly cache: ResponseCache;

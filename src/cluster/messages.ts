@@ -2,6 +2,7 @@
 // own port. The Config is the validated model, which is plain data (structured-clone safe).
 // Cache fills travel on separate ports between every pair of workers (see fill-sharing.ts).
 import type { MessagePort } from 'node:worker_threads';
+import type { NldError } from '../errors.js';
 import type { Config } from '../config/types.js';
 import type { StatsSnapshot } from './snapshot.js';
 
@@ -16,6 +17,6 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; error: string }
-  | { type: 'reloaded'; id: number; ok: boolean; error?: string }
+  | { type: 'reloaded'; id: number; ok: boolean; error?: NldError }
   | { type: 'stats'; id: number; snapshot: StatsSnapshot }
   | { type: 'stopped' };

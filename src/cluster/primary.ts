@@ -11,13 +11,14 @@ import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { ServiceGroup, type DaemonService } from '../service-group.js';
-import { Daemon, pluginsEnabledFor, type ReloadResult } from '../daemon.js';
+import { Daemon, pluginsEnabledFor, type HandOverResult, type ReloadResult } from '../daemon.js';
+import { nldError, type NldError } from '../errors.js';
 import type { LoopFinding } from '../server/loop-detect.js';
 import type { InheritedListener } from '../server/handover.js';
-import { INSTANCE_ID } from '../server/chaos.js';
+import { INSTANCE_ID } from '../util/instance-identity.js';
 import { StatsAggregate, takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
-import type { WorkerThreadData } from './thread-data.js';
+import type { WorkerThreadData } from '../util/thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const WORKER_START_TIMEOUT_MS = 15_000;
@@ -45,7 +46,7 @@ interface ThreadWorker {
  * dist/node-local-dns-worker.cjs next to the running bundle (only the serving code), else the
  * running script itself (src/main.ts under tsx), which starts a worker when it runs in one.
  */
-export function workerEntry(): string {
+function workerEntry(): string {
   const running = typeof __filename === 'string' ? __filename : process.argv[1];
   const lean = join(dirname(running), 'node-local-dns-worker.cjs');
   return existsSync(lean) ? lean : process.argv[1];
@@ -187,7 +188,7 @@ export class WorkerPool {
   }
 
   async reload(config: Config): Promise<ReloadResult> {
-    if (!this.current || this.stopping) return { ok: false, error: 'not running' };
+    if (!this.current || this.stopping) return { ok: false, error: nldError('NLD_ERR_NOT_RUNNING', ['reload', this.stopping ? 'stopping' : 'new']) };
     if (JSON.stringify(config) === JSON.stringify(this.current)) return { ok: true, changed: false };
     if (config.workers !== this.current.workers) this.logger.warn({ from: this.current.workers, to: config.workers }, 'a change of workers takes effect at the next restart');
     await this.services.beforeListen(config);
@@ -200,10 +201,10 @@ export class WorkerPool {
       ),
     ]);
     this.mainSharing.attach();
-    const failed = !mine.ok ? mine.error : [...replies.values()].find((r) => !r.ok)?.error;
+    const failed: NldError | undefined = !mine.ok ? mine.error : [...replies.values()].find((r) => !r.ok)?.error;
     if (failed || replies.size < this.threads.size) {
       this.reloadFailures++;
-      return { ok: false, error: failed ?? 'a worker did not answer the reload' };
+      return { ok: false, error: failed ?? nldError('NLD_ERR_WORKER_RELOAD') };
     }
     this.current = config;
     await this.services.reload(config);
@@ -222,8 +223,8 @@ export class WorkerPool {
    * sockets leave the SO_REUSEPORT group (new queries go to the successor), they answer what was
    * queued or in flight, and close; nothing is torn down.
    */
-  async handOver(): Promise<{ ok: true; pid: number | undefined } | { ok: false; error: string }> {
-    if (!this.current || this.stopping) return { ok: false, error: 'not running' };
+  async handOver(): Promise<HandOverResult> {
+    if (!this.current || this.stopping) return { ok: false, error: nldError('NLD_ERR_NOT_RUNNING', ['hand over', this.stopping ? 'stopping' : 'new']) };
     const result = await this.main.handOver();
     if (!result.ok) return result;
     this.stopping = true;
@@ -248,13 +249,15 @@ export class WorkerPool {
 
   private stopThread(thread: Worker): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void thread.terminate(), WORKER_STOP_TIMEOUT_MS);
+      // terminate() settles when the thread is gone; the 'exit' handler below is what we wait for.
+      const terminate = (): void => void thread.terminate().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'worker terminate failed'));
+      const timer = setTimeout(terminate, WORKER_STOP_TIMEOUT_MS);
       thread.once('exit', () => {
         clearTimeout(timer);
         resolve();
       });
       thread.on('message', (msg: FromWorker) => {
-        if (msg.type === 'stopped') void thread.terminate();
+        if (msg.type === 'stopped') terminate();
       });
       this.send(thread, { type: 'stop' });
     });
@@ -268,5 +271,8 @@ export class WorkerPool {
   }
   pluginsEnabled() {
     return this.current ? pluginsEnabledFor(this.current) : [];
+  }
+  pluginSamples() {
+    return this.stats.pluginSamples();
   }
 }

@@ -2,10 +2,12 @@
 // workers as the stats objects the metrics registry reads. Aggregate objects are created once
 // per label set and updated in place, so the registry sees stable objects and counters that never
 // go backwards (a worker that exits leaves its last counts behind).
-import { DnsStats, type ZoneStats, type HistogramCounts } from '../metrics/dns-stats.js';
+import { DnsStats, type ZoneStats } from '../metrics/dns-stats.js';
+import type { HistogramCounts } from '../util/histogram.js';
 import { CacheStats } from '../cache/stats.js';
 import { ForwardStats, UpstreamStats } from '../forward/stats.js';
 import type { Daemon } from '../daemon.js';
+import { PLUGIN_FAMILIES, type PluginSample } from '../metrics/plugin-families.js';
 
 interface HistogramJson {
   counts: number[];
@@ -41,6 +43,7 @@ export interface StatsSnapshot {
   panics: number;
   caches: CacheJson[];
   forwarders: { maxConcurrentRejects: number; healthcheckBroken: number; upstreams: UpstreamJson[] }[];
+  plugins: PluginSample[];
 }
 
 const histJson = (h: HistogramCounts): HistogramJson => ({ counts: Array.from(h.counts), sum: h.sum });
@@ -82,6 +85,7 @@ export function takeSnapshot(daemon: Daemon): StatsSnapshot {
         healthcheckFailures: u.healthcheckFailures,
       })),
     })),
+    plugins: daemon.pluginSamples(),
   };
 }
 
@@ -103,6 +107,7 @@ export class StatsAggregate {
   private readonly cacheByLabel = new Map<string, { stats: CacheStats; entries: [number, number] }>();
   private readonly forward = new ForwardStats([]);
   private readonly upstreamByLabel = new Map<string, UpstreamStats>();
+  private readonly pluginTotals = new Map<string, PluginSample>();
 
   update(worker: number, snapshot: StatsSnapshot): void {
     this.latest.set(worker, snapshot);
@@ -125,6 +130,7 @@ export class StatsAggregate {
     this.forward.maxConcurrentRejects = 0;
     this.forward.healthcheckBroken = 0;
     for (const u of this.upstreamByLabel.values()) this.resetUpstream(u);
+    this.pluginTotals.clear();
     for (const s of [...this.retired, ...this.latest.values()]) this.add(s);
   }
 
@@ -169,6 +175,18 @@ export class StatsAggregate {
         target.healthcheckFailures += u.healthcheckFailures;
       }
     }
+    // Plugin counters add up over the workers; gauges (hosts entries, reload time) are one copy's.
+    for (const p of s.plugins ?? []) {
+      const key = `${p.name}${JSON.stringify(p.labels)}`;
+      const previous = this.pluginTotals.get(key);
+      const counter = PLUGIN_FAMILIES.find((f) => f.name === p.name)?.type === 'counter';
+      const value = previous === undefined ? p.value : counter ? previous.value + p.value : Math.max(previous.value, p.value);
+      this.pluginTotals.set(key, { ...p, value });
+    }
+  }
+
+  pluginSamples(): PluginSample[] {
+    return [...this.pluginTotals.values()];
   }
 
   private cache(c: CacheJson): { stats: CacheStats; entries: [number, number] } {

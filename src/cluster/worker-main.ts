@@ -1,6 +1,6 @@
 // Entry of dist/node-local-dns-worker.cjs, the script a DNS worker thread runs (workers > 1):
 // only the serving code, so each worker thread compiles and keeps less than the whole bundle.
-import { workerThreadData } from './thread-data.js';
+import { workerThreadData } from '../util/thread-data.js';
 import { runWorkerThread } from './worker.js';
 
 if (workerThreadData) runWorkerThread(workerThreadData);

@@ -4,10 +4,12 @@
 import { parentPort } from 'node:worker_threads';
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log/logger.js';
-import { installCrashPolicy } from '../cli/crash-policy.js';
+import { installCrashPolicy } from '../util/crash-policy.js';
 import { takeSnapshot } from './snapshot.js';
 import { FillSharing } from './fill-sharing.js';
-import type { WorkerThreadData } from './thread-data.js';
+import { BackgroundFailures, inBackground } from '../util/background.js';
+import { describeThrown, nldError } from '../errors.js';
+import type { WorkerThreadData } from '../util/thread-data.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 export function runWorkerThread(data: WorkerThreadData): void {
@@ -18,15 +20,14 @@ export function runWorkerThread(data: WorkerThreadData): void {
   // As in the main thread (cli/crash-policy.ts), for this thread: a rejection is counted and
   // serving goes on; an uncaught exception stops this worker's daemon and ends the thread, and the
   // main thread starts a new worker (the node setup stays with the main thread).
-  installCrashPolicy({
-    logger: createLogger().child({ worker: data.index }),
-    countPanic: () => {
-      if (daemon) daemon.dnsStats.panics++;
-    },
-    fatal: async () => daemon?.stop(0),
-  });
+  const countPanic = (): void => {
+    if (daemon) daemon.dnsStats.panics++;
+  };
+  installCrashPolicy({ logger: createLogger().child({ worker: data.index }), countPanic, fatal: async () => daemon?.stop(0) });
+  // Each message is handled unawaited: a bug in one is counted and logged, as in a query.
+  const background = new BackgroundFailures(countPanic, createLogger().child({ worker: data.index }));
   port.on('message', (msg: ToWorker) => {
-    void (async () => {
+    const handled = (async () => {
       switch (msg.type) {
         case 'start': {
           const logger = createLogger(msg.config.log.level).child({ worker: data.index });
@@ -41,7 +42,10 @@ export function runWorkerThread(data: WorkerThreadData): void {
           return;
         }
         case 'reload': {
-          const result = daemon ? await daemon.reload(msg.config) : { ok: false as const, error: 'not started' };
+          // The main thread waits for this answer: a reload that throws still gets one.
+          const result = daemon
+            ? await daemon.reload(msg.config).catch((err: unknown) => ({ ok: false as const, error: nldError('NLD_ERR_BACKGROUND_TASK', ['worker reload', describeThrown(err)]) }))
+            : { ok: false as const, error: nldError('NLD_ERR_NOT_RUNNING', ['reload', 'new']) };
           sharing.attach();
           send({ type: 'reloaded', id: msg.id, ok: result.ok, ...(result.ok ? {} : { error: result.error }) });
           return;
@@ -59,5 +63,6 @@ export function runWorkerThread(data: WorkerThreadData): void {
           port.close();
       }
     })();
+    inBackground(`worker ${msg.type}`, handled, background.report);
   });
 }

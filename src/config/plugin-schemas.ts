@@ -47,6 +47,8 @@ export const rewriteRuleSchema = z.discriminatedUnion('field', [
   }),
   z.strictObject({ field: z.enum(['type', 'class']), continue: z.boolean().default(false), from: z.string(), to: z.string() }),
   z.strictObject({ field: z.literal('ttl'), continue: z.boolean().default(false), match: matchEnum, name: z.string(), ttl: z.union([z.string(), z.number()]) }),
+  z.strictObject({ field: z.literal('cname'), continue: z.boolean().default(false), match: matchEnum, from: z.string(), to: z.string() }),
+  z.strictObject({ field: z.literal('rcode'), continue: z.boolean().default(false), match: matchEnum, name: z.string(), from: z.union([z.string(), z.number()]), to: z.union([z.string(), z.number()]) }),
   z.strictObject({
     field: z.literal('edns0'),
     continue: z.boolean().default(false),
@@ -69,3 +71,22 @@ export const dns64Schema = z.strictObject({
 });
 
 export type RawDns64 = z.output<typeof dns64Schema>;
+
+export const dnstapSchema = z.strictObject({
+  endpoint: z.string(), // /path, unix:///path or tcp://host:port
+  full: z.boolean().default(false),
+  queue: z.number().int().min(1).max(4096).default(1),
+  identity: z.string().nullable().default(null),
+  version: z.string().nullable().default(null),
+});
+
+export const loadbalanceSchema = z.union([
+  z.boolean(),
+  z.literal('round_robin'),
+  z.strictObject({
+    policy: z.enum(['round_robin', 'weighted']).default('round_robin'),
+    weightFile: z.string().nullable().default(null),
+    reload: z.union([z.string(), z.number()]).default('30s'),
+    prefer: z.array(z.string()).default([]),
+  }),
+]);

@@ -7,9 +7,11 @@ import { normalizeZone, parseDuration, parseHostPort, parseUpstream } from './va
 import { REUSE_PORT_SUPPORTED } from '../util/features.js';
 import { validateTemplate } from '../plugins/template.js';
 import { validateRewriteRule } from '../plugins/rewrite.js';
-import { dns64Schema, hostsSchema, rewriteRuleSchema, templateSchema } from './plugin-schemas.js';
+import { dns64Schema, dnstapSchema, hostsSchema, loadbalanceSchema, rewriteRuleSchema, templateSchema } from './plugin-schemas.js';
+import { parseCidr, weightReloadMs } from '../plugins/loadbalance.js';
 import { MAX_BUFSIZE, MIN_BUFSIZE } from '../plugins/bufsize.js';
 import { validateDns64 } from '../plugins/dns64.js';
+import { dnstapEndpoint } from '../plugins/dnstap.js';
 import { DEFAULT_PPROF_ADDRESS } from '../plugins/pprof.js';
 import { DEFAULT_SERVICE } from '../plugins/trace.js';
 
@@ -154,12 +156,26 @@ const pluginFields = {
   hosts: hostsSchema.nullable().default(null),
   rewrite: z.array(rewriteRuleSchema).default([]),
   bufsize: z.number().int().min(MIN_BUFSIZE).max(MAX_BUFSIZE).nullable().default(null),
-  loadbalance: z.union([z.literal('round_robin'), z.boolean()]).default(false),
+  loadbalance: loadbalanceSchema.default(false),
   whoami: z.boolean().default(false),
   dns64: dns64Schema.nullable().default(null),
+  dnstap: z.array(dnstapSchema).default([]),
 };
 
 type RawPlugins = { [K in keyof typeof pluginFields]: z.output<(typeof pluginFields)[K]> };
+
+function loadbalanceConfig(raw: RawPlugins['loadbalance'], ctx: z.RefinementCtx): PluginsConfig['loadbalance'] {
+  if (raw === false) return null;
+  if (raw === true || raw === 'round_robin') return { policy: 'round_robin', weightFile: null, reloadMs: 0, prefer: [] };
+  if (raw.policy === 'weighted' && !raw.weightFile) ctx.addIssue({ code: 'custom', message: 'weighted needs a weightFile', path: ['loadbalance', 'weightFile'] });
+  const reload = weightReloadMs(String(raw.reload));
+  if (typeof reload === 'string') ctx.addIssue({ code: 'custom', message: reload, path: ['loadbalance', 'reload'] });
+  raw.prefer.forEach((cidr, i) => {
+    const parsed = parseCidr(cidr);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed, path: ['loadbalance', 'prefer', i] });
+  });
+  return { policy: raw.policy, weightFile: raw.policy === 'weighted' ? raw.weightFile : null, reloadMs: typeof reload === 'number' ? reload : 0, prefer: raw.prefer };
+}
 
 function pluginsConfig(b: RawPlugins, zones: readonly string[], ctx: z.RefinementCtx): PluginsConfig | null {
   const template = b.template.flatMap((t, i) => {
@@ -194,9 +210,14 @@ function pluginsConfig(b: RawPlugins, zones: readonly string[], ctx: z.Refinemen
     if ('error' in v) ctx.addIssue({ code: 'custom', message: v.error, path: ['dns64', v.field] });
     else dns64 = v.config;
   }
-  const loadbalance = b.loadbalance !== false;
-  if (template.length === 0 && !hosts && rewrite.length === 0 && b.bufsize === null && !loadbalance && !b.whoami && !dns64) return null;
-  return { template, hosts, rewrite, bufsize: b.bufsize, loadbalance, whoami: b.whoami, dns64 };
+  const dnstap = b.dnstap.flatMap((t, i) => {
+    const endpoint = dnstapEndpoint(t.endpoint);
+    if (typeof endpoint === 'string') ctx.addIssue({ code: 'custom', message: endpoint, path: ['dnstap', i, 'endpoint'] });
+    return typeof endpoint === 'string' ? [] : [{ endpoint, full: t.full, queue: t.queue, identity: t.identity, version: t.version }];
+  });
+  const loadbalance = loadbalanceConfig(b.loadbalance, ctx);
+  if (template.length === 0 && !hosts && rewrite.length === 0 && b.bufsize === null && !loadbalance && !b.whoami && !dns64 && dnstap.length === 0) return null;
+  return { template, hosts, rewrite, bufsize: b.bufsize, loadbalance, whoami: b.whoami, dns64, dnstap };
 }
 
 const serverBlockSchema = z

@@ -155,7 +155,7 @@ function fromTemplate(flags: CliFlags, env: NodeJS.ProcessEnv, opts: ResolveOpti
   let kubeDns: KubeDnsConfig = EMPTY_KUBE_DNS_CONFIG;
   if (kubeDir) {
     const read = readKubeDnsDir(kubeDir);
-    if (!read.ok) return notOk([issue(read.file, `kube-dns ConfigMap: ${read.reason}`)], { ...info, configmapErrors: 1 });
+    if (!read.ok) return notOk([issue(read.error.file, `kube-dns ConfigMap: ${read.error.message}`)], { ...info, configmapErrors: 1 });
     kubeDns = read.config;
   }
   let text: string;

@@ -178,6 +178,8 @@ export type RewriteRuleConfig =
     }
   | { readonly field: 'type' | 'class'; readonly stop: boolean; readonly from: number; readonly to: number }
   | { readonly field: 'ttl'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly min: number; readonly max: number }
+  | { readonly field: 'cname'; readonly stop: boolean; readonly match: NameMatch; readonly from: string; readonly to: string }
+  | { readonly field: 'rcode'; readonly stop: boolean; readonly match: NameMatch; readonly name: string; readonly from: number; readonly to: number }
   | { readonly field: 'edns0'; readonly stop: boolean; readonly edns0: Edns0RuleConfig };
 
 /** CoreDNS `dns64`. */
@@ -188,12 +190,30 @@ export interface Dns64Config {
   readonly allowIpv4: boolean; // also for clients that asked over IPv4
 }
 
+/** CoreDNS `dnstap`: one collector of a block. */
+export interface DnstapConfig {
+  readonly endpoint: { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number };
+  readonly full: boolean; // include the wire messages
+  readonly queue: number; // x 10,000 messages waiting at most
+  readonly identity: string | null; // null: the host name
+  readonly version: string | null; // null: node-local-dns-VERSION
+}
+
+/** CoreDNS `loadbalance`. */
+export interface LoadbalanceConfig {
+  readonly policy: 'round_robin' | 'weighted';
+  readonly weightFile: string | null; // weighted
+  readonly reloadMs: number; // weight file re-read check; 0 = never
+  readonly prefer: readonly string[]; // CIDRs whose addresses go first
+}
+
 export interface PluginsConfig {
   readonly template: readonly TemplateConfig[];
   readonly hosts: HostsConfig | null;
   readonly rewrite: readonly RewriteRuleConfig[];
   readonly bufsize: number | null; // cap on the EDNS UDP size of queries
-  readonly loadbalance: boolean; // round_robin
+  readonly loadbalance: LoadbalanceConfig | null;
   readonly whoami: boolean;
   readonly dns64: Dns64Config | null;
+  readonly dnstap: readonly DnstapConfig[];
 }

@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { HostPort, UpstreamAddress } from './types.js';
+import type { Result } from '../errors.js';
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+export type Parsed<T> = Result<T, string>;
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
 

@@ -1,6 +1,7 @@
 // The one table of DNS mnemonics: record types, classes and rcodes by code, spelled as miekg/dns
 // (and so CoreDNS's logs and dig) print them, with the RFC 3597 fallbacks TYPEnnn / CLASSnnn.
 // Pure lookups, used by logs, metrics labels and the tools; the hot path only indexes arrays.
+import { FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC } from './constants.js';
 
 /** IANA record types (RFC 1035 and later) that resolvers and operators meet. */
 const TYPES: Readonly<Record<string, number>> = {
@@ -31,6 +32,20 @@ export const className = (code: number): string => CLASS_NAMES.get(code) ?? `CLA
 
 /** "NOERROR" ... "BADCOOKIE", else the number. */
 export const rcodeName = (rcode: number): string => RCODE_NAMES[rcode] ?? String(rcode);
+
+/** Header flags by byte and mask, in the order dig and CoreDNS's log print them. */
+const FLAG_NAMES: readonly (readonly [number, number, string])[] = [
+  [2, FLAG_QR, 'qr'],
+  [2, FLAG_AA, 'aa'],
+  [2, FLAG_TC, 'tc'],
+  [2, FLAG_RD, 'rd'],
+  [3, FLAG_RA, 'ra'],
+  [3, FLAG_AD, 'ad'],
+  [3, FLAG_CD, 'cd'],
+];
+
+/** The header flags set in `msg` (at least a header long): qr aa tc rd ra ad cd. */
+export const flagNames = (msg: Uint8Array): string[] => FLAG_NAMES.filter(([byte, mask]) => msg[byte] & mask).map(([, , name]) => name);
 
 /** Parse a mnemonic or TYPEnnn (case-insensitive); undefined when it is neither or out of range. */
 export function parseType(text: string): number | undefined {

@@ -3,7 +3,8 @@
 // (RFC 1035 §5, RFC 3596, RFC 2782, RFC 8659); any other type is written in the generic
 // RFC 3597 form `\# <length> <hex>`, so nothing is ever hidden or misprinted.
 import { isIP } from 'node:net';
-import { FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, TYPE } from './constants.js';
+import { FLAG_TC, HEADER_SIZE, TYPE } from './constants.js';
+import { flagNames } from './qtypes.js';
 import { readName } from './names.js';
 
 export interface Question {
@@ -33,16 +34,6 @@ export interface DecodedMessage {
 }
 
 export type DecodeResult = { ok: true; message: DecodedMessage } | { ok: false; error: string };
-
-const FLAGS: [number, number, string][] = [
-  [2, FLAG_QR, 'qr'],
-  [2, FLAG_AA, 'aa'],
-  [2, FLAG_TC, 'tc'],
-  [2, FLAG_RD, 'rd'],
-  [3, FLAG_RA, 'ra'],
-  [3, FLAG_AD, 'ad'],
-  [3, FLAG_CD, 'cd'],
-];
 
 export function decodeMessage(msg: Uint8Array): DecodeResult {
   if (msg.length < HEADER_SIZE) return { ok: false, error: `${msg.length} bytes, shorter than a DNS header` };
@@ -82,7 +73,7 @@ export function decodeMessage(msg: Uint8Array): DecodeResult {
     ok: true,
     message: {
       id: view.readUInt16BE(0),
-      flags: FLAGS.filter(([byte, mask]) => view[byte] & mask).map(([, , n]) => n),
+      flags: flagNames(view),
       truncated: (view[2] & FLAG_TC) !== 0,
       rcode: (rcodeHigh << 4) | (view[3] & 0x0f),
       questions,
@@ -93,8 +84,6 @@ export function decodeMessage(msg: Uint8Array): DecodeResult {
     },
   };
 }
-
-const T = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, DNAME: 39, CAA: 257 } as const;
 
 /** Presentation text of one RDATA; the generic form when it cannot be read as its type says. */
 function rdataText(msg: Buffer, type: number, start: number, end: number): string {
@@ -108,38 +97,38 @@ function typedText(msg: Buffer, type: number, start: number, end: number): strin
     return n && n.end <= end ? n : undefined;
   };
   switch (type) {
-    case T.A:
+    case TYPE.A:
       return length === 4 ? [...msg.subarray(start, end)].join('.') : undefined;
-    case T.AAAA: {
+    case TYPE.AAAA: {
       if (length !== 16) return undefined;
       const groups = Array.from({ length: 8 }, (_, i) => msg.readUInt16BE(start + 2 * i).toString(16)).join(':');
       return isIP(groups) === 6 ? new URL(`http://[${groups}]/`).hostname.slice(1, -1) : groups;
     }
-    case T.NS:
-    case T.CNAME:
-    case T.PTR:
-    case T.DNAME: {
+    case TYPE.NS:
+    case TYPE.CNAME:
+    case TYPE.PTR:
+    case TYPE.DNAME: {
       const n = nameAt(start);
       return n && n.end === end ? n.name : undefined;
     }
-    case T.MX: {
+    case TYPE.MX: {
       const n = length > 2 ? nameAt(start + 2) : undefined;
       return n && n.end === end ? `${msg.readUInt16BE(start)} ${n.name}` : undefined;
     }
-    case T.SRV: {
+    case TYPE.SRV: {
       const n = length > 6 ? nameAt(start + 6) : undefined;
       return n && n.end === end ? `${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${msg.readUInt16BE(start + 4)} ${n.name}` : undefined;
     }
-    case T.SOA: {
+    case TYPE.SOA: {
       const mname = nameAt(start);
       const rname = mname && nameAt(mname.end);
       if (!rname || rname.end + 20 !== end) return undefined;
       const numbers = Array.from({ length: 5 }, (_, i) => msg.readUInt32BE(rname.end + 4 * i));
       return `${mname.name} ${rname.name} ${numbers.join(' ')}`;
     }
-    case T.TXT:
+    case TYPE.TXT:
       return characterStrings(msg, start, end);
-    case T.CAA: {
+    case TYPE.CAA: {
       const tagLength = length >= 2 ? msg[start + 1] : -1;
       if (tagLength < 1 || 2 + tagLength > length) return undefined;
       const tag = msg.subarray(start + 2, start + 2 + tagLength).toString('latin1');

@@ -3,8 +3,10 @@
 // with the client's ID, question bytes and TTLs, truncated to the client's size, and the error
 // replies the server itself writes. Pure: bytes in, bytes out.
 import { recordEnd, skipName } from './query.js';
+import { encodeName } from './names.js';
+import { encodeQuery, writeOpt } from './question.js';
 import type { EdnsPresence, ParsedQuery } from './query.js';
-import { EDNS_DO_BIT, FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MAX_TCP_MESSAGE, OUR_EDNS_PAYLOAD, TYPE } from './constants.js';
+import { FLAG_AA, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_SIZE, MAX_TCP_MESSAGE, OPT_RR_SIZE, OUR_EDNS_PAYLOAD, TYPE } from './constants.js';
 
 /** What one walk over an upstream reply found. */
 export interface ReplyAnalysis {
@@ -170,18 +172,8 @@ function setSectionCounts(out: Buffer, ancount: number, nscount: number, records
   out[11] = ar & 0xff;
 }
 
-/** Size of the OPT we write: root owner, fixed fields, no options. */
-export const OPT_RR_SIZE = 11;
-
-function writeOpt(out: Buffer, at: number, dnssecOk: boolean, extendedRcode = 0): void {
-  out[at] = 0; // root owner
-  out.writeUInt16BE(TYPE.OPT, at + 1);
-  out.writeUInt16BE(OUR_EDNS_PAYLOAD, at + 3);
-  out[at + 5] = extendedRcode; // upper 8 bits of a 12-bit rcode (RFC 6891 §6.1.3)
-  out[at + 6] = 0; // version
-  out.writeUInt16BE(dnssecOk ? EDNS_DO_BIT : 0, at + 7);
-  out.writeUInt16BE(0, at + 9); // rdlength
-}
+/** Our OPT for a client: payload 1232, DO echoed (RFC 3225), no options. */
+const writeOurOpt = (out: Buffer, at: number, dnssecOk: boolean, extendedRcode = 0): void => writeOpt(out, at, OUR_EDNS_PAYLOAD, dnssecOk, extendedRcode);
 
 /** The most a client can take: UDP 512 without EDNS, else its advertised size; TCP 65535. */
 export function clientLimit(query: ParsedQuery, tcp: boolean): number {
@@ -256,7 +248,7 @@ export function renderReply(tpl: ReplyTemplate, clientMsg: Uint8Array, query: Pa
  * ARCOUNT. For replies built elsewhere (e.g. CH id.server) to a query that carried an OPT.
  */
 export function writeClientOpt(out: Buffer, at: number, edns: EdnsPresence, extendedRcode = 0): void {
-  writeOpt(out, at, edns.dnssecOk, extendedRcode);
+  writeOurOpt(out, at, edns.dnssecOk, extendedRcode);
   const arcount = readU16(out, 10) + 1;
   out[10] = arcount >> 8;
   out[11] = arcount & 0xff;
@@ -304,25 +296,16 @@ export function queryFromKey(key: string, id: number): Buffer {
   out.writeUInt16BE(1, 4);
   out.writeUInt16BE(1, 10);
   out.write(key.slice(0, questionLength), HEADER_SIZE, 'latin1');
-  writeOpt(out, HEADER_SIZE + questionLength, dnssecOk);
+  writeOurOpt(out, HEADER_SIZE + questionLength, dnssecOk);
   return out;
 }
 
-/** Builds a simple query for NAME/TYPE (health probes, loop detection). */
+/**
+ * A query for NAME/TYPE, class IN, no OPT (health probes, the instance check): for names the code
+ * itself writes, so an invalid one is a bug and throws.
+ */
 export function buildQuery(name: string, qtype: number, id: number, recursionDesired = true): Buffer {
-  const labels = name === '.' ? [] : name.replace(/\.$/, '').split('.');
-  const nameBytes = labels.reduce((n, l) => n + 1 + Buffer.byteLength(l, 'latin1'), 1);
-  const out = Buffer.alloc(HEADER_SIZE + nameBytes + 4);
-  out.writeUInt16BE(id, 0);
-  out[2] = recursionDesired ? FLAG_RD : 0;
-  out.writeUInt16BE(1, 4);
-  let pos = HEADER_SIZE;
-  for (const label of labels) {
-    out[pos++] = label.length;
-    pos += out.write(label, pos, 'latin1');
-  }
-  out[pos++] = 0;
-  out.writeUInt16BE(qtype, pos);
-  out.writeUInt16BE(1, pos + 2);
-  return out;
+  const wire = encodeName(name);
+  if (!wire.ok) throw new Error(`buildQuery: ${wire.error}`);
+  return encodeQuery({ id, name: wire.wire, qtype, recursionDesired });
 }

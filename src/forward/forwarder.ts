@@ -12,10 +12,14 @@ import { UpstreamPolicy } from './policy.js';
 import { ForwardStats } from './stats.js';
 import { UpstreamError } from './errors.js';
 import { ConcurrencyLimit } from './concurrency.js';
+import { nldError, type NldError } from '../errors.js';
 
 export type ForwardResult =
   | { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis; readonly upstream: string }
-  | { readonly ok: false; readonly reason: 'max-concurrent' | 'all-failed'; readonly detail: string };
+  | { readonly ok: false; readonly error: NldError<ForwardFailure> };
+
+/** max_concurrent refused the query, or every upstream tried failed (within the deadline or not). */
+export type ForwardFailure = 'NLD_ERR_FORWARD_MAX_CONCURRENT' | 'NLD_ERR_FORWARD_ALL_FAILED' | 'NLD_ERR_FORWARD_DEADLINE';
 
 /** Give up after this many rounds over the upstream list, even with time left (a fast-failing upstream must not spin). */
 const MAX_ROUNDS = 2;
@@ -50,7 +54,7 @@ export class Forwarder {
     if (!this.limit.tryAcquire(seenBefore)) {
       this.stats.maxConcurrentRejects++;
       const limit = this.limit.limitFor(seenBefore);
-      return { ok: false, reason: 'max-concurrent', detail: `${limit} queries in flight${seenBefore ? '' : ' for names not seen before'}` };
+      return { ok: false, error: nldError('NLD_ERR_FORWARD_MAX_CONCURRENT', [limit, seenBefore ? '' : ' for names not seen before']) };
     }
     try {
       return await this.tryUpstreams(query, questionEnd, clientUsedTcp);
@@ -75,7 +79,7 @@ export class Forwarder {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       for (const upstream of this.candidates()) {
         const remaining = deadline - this.clock.nowMs();
-        if (remaining <= 0) return { ok: false, reason: 'all-failed', detail: `deadline of ${this.config.timeoutMs} ms passed; last error: ${lastError}` };
+        if (remaining <= 0) return { ok: false, error: nldError('NLD_ERR_FORWARD_DEADLINE', [this.config.timeoutMs, lastError]) };
         const attemptMs = Math.min(this.config.attemptTimeoutMs, remaining);
         try {
           let reply = await upstream.exchange(query, questionEnd, useTcp, attemptMs);
@@ -96,7 +100,7 @@ export class Forwarder {
         }
       }
     }
-    return { ok: false, reason: 'all-failed', detail: lastError };
+    return { ok: false, error: nldError('NLD_ERR_FORWARD_ALL_FAILED', [lastError]) };
   }
 
   close(): void {

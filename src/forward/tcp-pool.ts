@@ -12,7 +12,7 @@ export const BUSY_CONNECTION_INFLIGHT = 32;
 /** Opens a connection; it calls `onClose` once when it closes for any reason. */
 export type ConnectionFactory = (addr: UpstreamAddress, connectTimeoutMs: number, nowMs: number, onClose: (conn: PooledConnection) => void, timers: Timers) => PooledConnection;
 
-export const openTcpConnection: ConnectionFactory = (addr, connectTimeoutMs, nowMs, onClose, timers) => new TcpConnection(addr, connectTimeoutMs, nowMs, onClose, timers);
+const openTcpConnection: ConnectionFactory = (addr, connectTimeoutMs, nowMs, onClose, timers) => new TcpConnection(addr, connectTimeoutMs, nowMs, onClose, timers);
 
 export interface TcpPoolOptions {
   readonly maxConnections: number;

@@ -10,22 +10,30 @@ import { TcpPool, type ConnectionFactory } from './tcp-pool.js';
 import { UdpTransport } from './udp-transport.js';
 import { UpstreamStats } from './stats.js';
 import { UpstreamError } from './errors.js';
+import { inBackground, type BackgroundErrorSink } from '../util/background.js';
 
 const PROBE_TIMEOUT_MS = 1000;
 const ROOT_NS_PROBE = buildQuery('.', TYPE.NS, 0);
 const ROOT_NS_QUESTION_END = HEADER_SIZE + 1 + 4;
 
-/** Test seams: timers (a ManualClock) and the TCP connection factory. */
+/** Test seams: timers (a ManualClock) and the TCP connection factory; where a bug in a health probe goes. */
 export interface UpstreamSeams {
   readonly timers?: Timers;
   readonly connect?: ConnectionFactory;
+  /** Default: rethrown, so it reaches the process policy (cli/crash-policy.ts) as an unhandled rejection. */
+  readonly onBackgroundError?: BackgroundErrorSink;
 }
+
+const rethrow: BackgroundErrorSink = (_task, err) => {
+  throw err;
+};
 
 export class Upstream {
   readonly stats: UpstreamStats;
   private readonly tcp: TcpPool;
   private readonly udp: UdpTransport;
   private readonly timers: Timers;
+  private readonly onBackgroundError: BackgroundErrorSink;
   private fails = 0;
   private probing: Timer | null = null;
   private closed = false;
@@ -38,6 +46,7 @@ export class Upstream {
     seams: UpstreamSeams = {},
   ) {
     this.timers = seams.timers ?? systemTimers;
+    this.onBackgroundError = seams.onBackgroundError ?? rethrow;
     this.stats = new UpstreamStats(addr.label);
     this.tcp = new TcpPool(addr, { maxConnections: config.maxConnectionsPerUpstream, expireMs: config.expireMs, clock, stats: this.stats, timers: this.timers, connect: seams.connect });
     this.udp = new UdpTransport(addr, udpBufferBytes, this.timers);
@@ -64,7 +73,7 @@ export class Upstream {
   }
 
   private scheduleProbe(delayMs: number): void {
-    this.probing = this.timers.schedule(() => void this.probe(), delayMs, { unref: true });
+    this.probing = this.timers.schedule(() => inBackground('upstream health probe', this.probe(), this.onBackgroundError), delayMs, { unref: true });
   }
 
   private async probe(): Promise<void> {
@@ -74,7 +83,10 @@ export class Upstream {
       this.fails = 0; // any reply, even SERVFAIL or REFUSED, means the server is alive
       this.probing = null;
     } catch (err) {
-      if (!(err instanceof UpstreamError)) throw err;
+      if (!(err instanceof UpstreamError)) {
+        this.probing = null; // a bug, not a failed probe: the next failed exchange starts probing again
+        throw err;
+      }
       this.fails++;
       this.stats.healthcheckFailures++;
       if (!this.closed) this.scheduleProbe(this.config.healthCheckMs);

@@ -1,7 +1,7 @@
 // The guard's /metrics: its state, every transition, probe outcomes, what the relay served and the
 // node setup errors of its own iptables/ip commands (node-cache's setup-errors metric, same labels).
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { SetupErrors } from '../node/setup-errors.js';
+import type { SetupErrors } from '../node-setup/setup-errors.js';
 import { GUARD_STATES, type GuardState } from './state-machine.js';
 
 export class GuardMetrics {

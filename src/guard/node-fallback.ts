@@ -1,6 +1,6 @@
 // What the guard changes on the node when it takes the DNS path over from a dead daemon, and how it
 // gives it back. Built on the same iptables and interface helpers the daemon's node setup uses
-// (node/iptables.ts, node/interface.ts), so the rules removed and restored are byte for byte the
+// (node-setup/iptables.ts, node-setup/interface.ts), so the rules removed and restored are byte for byte the
 // daemon's (node-cache's 12 per local IP).
 //
 // The local IPs split in two (node-cache's convention, `-localip LINK_LOCAL[,KUBE_DNS_CLUSTER_IP]`):
@@ -22,10 +22,10 @@
 import { isIPv6 } from 'node:net';
 import type { NodeSetupConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { SetupErrors } from '../node/setup-errors.js';
-import type { Exec } from '../node/exec.js';
-import { buildRules, deleteRulesOnce, ensureRules, removeRules, type IptablesOptions, type IptablesRule } from '../node/iptables.js';
-import { ensureInterface, removeAddresses, type InterfaceOptions } from '../node/interface.js';
+import type { SetupErrors } from '../node-setup/setup-errors.js';
+import type { Exec } from '../node-setup/exec.js';
+import { buildRules, deleteRulesOnce, ensureRules, removeRules, type IptablesOptions, type IptablesRule } from '../node-setup/iptables.js';
+import { ensureInterface, removeAddresses, type InterfaceOptions } from '../node-setup/interface.js';
 
 export const COMMENT_GUARD_RELAY = 'NodeLocal DNS Cache guard: relay to kube-dns';
 

@@ -14,7 +14,8 @@ import { randomInt } from 'node:crypto';
 import { buildQuery } from '../dns/reply.js';
 import { skipName } from '../dns/query.js';
 import { HEADER_SIZE, TYPE } from '../dns/constants.js';
-import { CLASS_CH, INSTANCE_ID } from '../server/chaos.js';
+import { INSTANCE_ID } from '../util/instance-identity.js';
+import { CLASS_CH } from '../dns/constants.js';
 
 export type ProbeResult = { readonly answered: true; readonly instance: string } | { readonly answered: false; readonly reason: string };
 

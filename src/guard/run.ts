@@ -11,7 +11,7 @@ import type { NodeSetupConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { HealthState } from '../health/health.js';
 import { startHttpServer, type HttpServerHandle } from '../metrics/http.js';
-import { SetupErrors } from '../node/setup-errors.js';
+import { SetupErrors } from '../node-setup/setup-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { VERSION } from '../version.js';
 import { GuardStateMachine, type Transition } from './state-machine.js';
@@ -264,7 +264,13 @@ export async function runGuard(argv: readonly string[], env: NodeJS.ProcessEnv =
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    void guard.stop().then(() => process.exit(0));
+    guard.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`node-local-dns guard: stop failed: ${(err as Error)?.stack ?? String(err)}`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

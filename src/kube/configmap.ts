@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { nldError, type NldError, type Result } from '../errors.js';
 
 export interface KubeDnsConfig {
   readonly stubDomains: Readonly<Record<string, readonly string[]>>;
@@ -22,11 +23,14 @@ export const EMPTY_KUBE_DNS_CONFIG: KubeDnsConfig = Object.freeze({ stubDomains:
 /** kube-dns's limit on upstreamNameservers. */
 export const MAX_UPSTREAM_NAMESERVERS = 3;
 
-export type KubeDnsResult = { ok: true; config: KubeDnsConfig; files: string[] } | { ok: false; file: string; reason: string };
+/** A ConfigMap that cannot be used: `file` is the key (parseKubeDnsData) or the path (readKubeDnsDir). */
+export type KubeDnsError = NldError<'NLD_ERR_KUBE_CONFIGMAP_INVALID'> & { readonly file: string };
+export type KubeDnsResult = { ok: true; config: KubeDnsConfig; files: string[] } | { ok: false; error: KubeDnsError };
 
-export type Check<T> = { ok: true; value: T } | { ok: false; reason: string };
+export type Check<T> = Result<T, string>;
 const pass = <T>(value: T): Check<T> => ({ ok: true, value });
-const fail = <T>(reason: string): Check<T> => ({ ok: false, reason });
+const fail = <T>(error: string): Check<T> => ({ ok: false, error });
+const invalid = (file: string, reason: string): { ok: false; error: KubeDnsError } => ({ ok: false, error: nldError('NLD_ERR_KUBE_CONFIGMAP_INVALID', [reason], { file }) });
 
 // k8s.io/apimachinery validation: IsDNS1123Label / IsDNS1123Subdomain.
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -98,7 +102,7 @@ export function parseStubDomains(value: string): Check<Record<string, string[]>>
     if (servers.length === 0) return fail(`${domain}: has no nameservers`);
     for (const server of servers as string[]) {
       const checked = checkStubNameserver(server);
-      if (!checked.ok) return fail(`${domain}: ${checked.reason}`);
+      if (!checked.ok) return fail(`${domain}: ${checked.error}`);
     }
     out[domain] = [...(servers as string[])];
   }
@@ -143,17 +147,17 @@ export function parseKubeDnsData(data: Readonly<Record<string, string>>): KubeDn
   let federations: Record<string, string> = {};
   if (data.federations !== undefined) {
     const r = parseFederations(data.federations);
-    if (!r.ok) return { ok: false, file: 'federations', reason: r.reason };
+    if (!r.ok) return invalid('federations', r.error);
     federations = r.value;
   }
   if (data.stubDomains !== undefined) {
     const r = parseStubDomains(data.stubDomains);
-    if (!r.ok) return { ok: false, file: 'stubDomains', reason: r.reason };
+    if (!r.ok) return invalid('stubDomains', r.error);
     stubDomains = r.value;
   }
   if (data.upstreamNameservers !== undefined) {
     const r = parseUpstreamNameservers(data.upstreamNameservers);
-    if (!r.ok) return { ok: false, file: 'upstreamNameservers', reason: r.reason };
+    if (!r.ok) return invalid('upstreamNameservers', r.error);
     upstreamNameservers = r.value;
   }
   return { ok: true, config: { stubDomains, upstreamNameservers, federations }, files };
@@ -162,13 +166,13 @@ export function parseKubeDnsData(data: Readonly<Record<string, string>>): KubeDn
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads the visible files of a ConfigMap volume directory (following the key symlinks). */
-export function readConfigMapDir(dir: string): { ok: true; data: Record<string, string> } | { ok: false; file: string; reason: string } {
+export function readConfigMapDir(dir: string): { ok: true; data: Record<string, string> } | { ok: false; error: KubeDnsError } {
   let names: string[];
   try {
-    if (!statSync(dir).isDirectory()) return { ok: false, file: dir, reason: 'is not a directory' };
+    if (!statSync(dir).isDirectory()) return invalid(dir, 'is not a directory');
     names = readdirSync(dir).sort();
   } catch (err) {
-    return { ok: false, file: dir, reason: `cannot read directory: ${(err as Error).message}` };
+    return invalid(dir, `cannot read directory: ${(err as Error).message}`);
   }
   const data: Record<string, string> = {};
   for (const name of names) {
@@ -179,7 +183,7 @@ export function readConfigMapDir(dir: string): { ok: true; data: Record<string, 
       data[name] = utf8.decode(readFileSync(path));
     } catch (err) {
       const reason = err instanceof TypeError ? 'contains non-UTF-8 data' : `cannot read: ${(err as Error).message}`;
-      return { ok: false, file: path, reason };
+      return invalid(path, reason);
     }
   }
   return { ok: true, data };
@@ -190,6 +194,6 @@ export function readKubeDnsDir(dir: string): KubeDnsResult {
   const read = readConfigMapDir(dir);
   if (!read.ok) return read;
   const parsed = parseKubeDnsData(read.data);
-  if (!parsed.ok) return { ok: false, file: join(dir, parsed.file), reason: parsed.reason };
+  if (!parsed.ok) return invalid(join(dir, parsed.error.file), parsed.error.message);
   return parsed;
 }

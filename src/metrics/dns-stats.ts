@@ -1,10 +1,8 @@
 // Per-query counters for the coredns_dns_* metrics, kept in typed arrays so the hot path only
 // increments numbers; metrics/registry.ts turns them into Prometheus series at scrape time.
 // Buckets and label values follow CoreDNS 1.13 (plugin/metrics/vars).
-import { RCODE_NAMES, parseType } from '../dns/qtypes.js';
+import { parseType } from '../dns/qtypes.js';
 import { DURATION_BUCKETS, HistogramCounts, RCODE_SLOTS } from '../util/histogram.js';
-
-export { DURATION_BUCKETS, HistogramCounts, RCODE_SLOTS };
 
 /** CoreDNS's fixed list for the `type` label; anything else is "other". */
 export const QTYPE_LABELS = ['A', 'AAAA', 'CNAME', 'DNSKEY', 'DS', 'MX', 'NSEC3', 'NSEC', 'NS', 'PTR', 'RRSIG', 'SOA', 'SRV', 'TXT', 'HTTPS', 'IXFR', 'AXFR', 'ANY', 'other'] as const;
@@ -13,10 +11,6 @@ const TYPE_INDEX = new Uint8Array(65536).fill(OTHER_TYPE);
 QTYPE_LABELS.forEach((label, i) => {
   if (label !== 'other') TYPE_INDEX[parseType(label)!] = i;
 });
-export const qtypeIndex = (qtype: number): number => TYPE_INDEX[qtype & 0xffff];
-
-/** RCODE names as miekg/dns prints them (index = rcode value). */
-export const RCODE_LABELS = RCODE_NAMES;
 
 /** Who wrote the reply: "cache" for everything the cache+forward chain answered, "" for server-written errors. */
 export const PLUGIN_LABELS = ['cache', ''] as const;

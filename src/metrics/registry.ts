@@ -1,5 +1,5 @@
 // The prom-client Registry behind /metrics. The hot path only increments typed arrays and plain
-// numbers (metrics/dns-stats.ts, cache/stats.ts, forward/stats.ts, node/setup-errors.ts); every
+// numbers (metrics/dns-stats.ts, cache/stats.ts, forward/stats.ts, node-setup/setup-errors.ts); every
 // family here is a scrape-time collector that turns those numbers into CoreDNS 1.13 series:
 // same names, types, label sets and buckets (see README.md in this folder). Labels are written
 // in alphabetical order with `le` last, as Go's client_golang does. A series appears once it is
@@ -9,22 +9,14 @@
 import { readFileSync } from 'node:fs';
 import { Registry, type Counter } from 'prom-client';
 import { registerProcessMetrics } from './default-metrics.js';
+import { PLUGIN_FAMILIES, type PluginSample } from './plugin-families.js';
 import { CACHE_TYPE_LABELS, type CacheStats } from '../cache/stats.js';
 import type { ForwardStats, UpstreamStats } from '../forward/stats.js';
 import { HealthStats, SLIM_TIME_BUCKETS } from '../health/health.js';
-import { SETUP_ERROR_TYPES, type SetupErrors } from '../node/setup-errors.js';
-import {
-  DURATION_BUCKETS,
-  FAMILY_LABELS,
-  PLUGIN_LABELS,
-  PROTO_LABELS,
-  QTYPE_LABELS,
-  RCODE_LABELS,
-  RCODE_SLOTS,
-  type DnsStats,
-  type HistogramCounts,
-  type ZoneStats,
-} from './dns-stats.js';
+import { SETUP_ERROR_TYPES, type SetupErrors } from '../node-setup/setup-errors.js';
+import { FAMILY_LABELS, PLUGIN_LABELS, PROTO_LABELS, QTYPE_LABELS, type DnsStats, type ZoneStats } from './dns-stats.js';
+import { DURATION_BUCKETS, RCODE_SLOTS, type HistogramCounts } from '../util/histogram.js';
+import { RCODE_NAMES } from '../dns/qtypes.js';
 
 export interface MetricsSources {
   readonly dns: DnsStats; // coredns_dns_* and coredns_panics_total
@@ -35,6 +27,8 @@ export interface MetricsSources {
   pluginsEnabled(): Iterable<{ server: string; zone: string; name: string }>;
   /** Corefile directives of the current config accepted but not applied (src/plugins). */
   ignoredDirectives?(): Iterable<{ plugin: string }>;
+  /** template/hosts/dns64 series (src/plugins/metrics.ts). */
+  pluginSamples?(): Iterable<PluginSample>;
   readonly version: string; // coredns_build_info{version}
   readonly revision?: string; // coredns_build_info{revision}; '' when unknown
   readonly health?: HealthStats; // fed by HealthState's self-check; created when absent
@@ -143,6 +137,7 @@ function coreFamilies(s: MetricsSources, health: HealthStats): ScrapeFamily[] {
   return [
     family('coredns_build_info', "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.", 'gauge', () => [{ labels: build, value: 1 }]),
     family('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => pluginSamples(s)),
+    ...PLUGIN_FAMILIES.map((f) => family(f.name, f.help, f.type, () => [...(s.pluginSamples?.() ?? [])].filter((p) => p.name === f.name).map((p) => ({ labels: { ...p.labels }, value: p.value })))),
     family('nodelocaldns_config_ignored_directives', 'Corefile directives (or options) of the current config that are accepted but not applied, by plugin.', 'gauge', () => ignoredSamples(s)),
     family('coredns_reload_failed_total', 'Counter of the number of failed reload attempts.', 'counter', () => single(s.reloadFailed())),
     family('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => single(s.dns.panics)),
@@ -224,7 +219,7 @@ function responseSamples(out: Sample[], z: ZoneStats): void {
     for (let plugin = 0; plugin < PLUGIN_LABELS.length; plugin++) {
       const value = z.responses[rcode * 2 + plugin];
       if (value === 0) continue;
-      out.push({ labels: { plugin: PLUGIN_LABELS[plugin], rcode: RCODE_LABELS[rcode], server: z.server, view: '', zone: z.zone }, value });
+      out.push({ labels: { plugin: PLUGIN_LABELS[plugin], rcode: RCODE_NAMES[rcode], server: z.server, view: '', zone: z.zone }, value });
     }
   }
 }
@@ -477,7 +472,7 @@ const TCP_CLOSE_REASONS: [keyof DnsStats['listener'], string][] = [
 ];
 
 /** Kernel UDP counters of this network namespace (/proc/net/snmp): drops show up here, not in any socket API. */
-export function readUdpSnmp(text?: string): { rcvbufErrors: number; sndbufErrors: number; inErrors: number } | null {
+function readUdpSnmp(text?: string): { rcvbufErrors: number; sndbufErrors: number; inErrors: number } | null {
   let raw = text;
   if (raw === undefined) {
     try {
@@ -594,7 +589,7 @@ function legacyForwardFamilies(perUpstream: () => Totals): ScrapeFamily[] {
       for (const t of perUpstream()) {
         for (let rcode = 0; rcode < RCODE_SLOTS; rcode++) {
           const value = repliesOf(t, rcode);
-          if (value > 0) out.push({ labels: { rcode: RCODE_LABELS[rcode], to: t.labels.to }, value });
+          if (value > 0) out.push({ labels: { rcode: RCODE_NAMES[rcode], to: t.labels.to }, value });
         }
       }
       return out;
@@ -643,7 +638,7 @@ function durationSamples(totals: Totals, name: string, extra: Labels): Sample[] 
       const at = rcode * HIST_WIDTH;
       const counts = durations.subarray(at, at + HIST_WIDTH - 1);
       if (!counts.some((c) => c > 0)) continue;
-      const labels = { ...extra, rcode: RCODE_LABELS[rcode], to: t.labels.to };
+      const labels = { ...extra, rcode: RCODE_NAMES[rcode], to: t.labels.to };
       pushHistogram(out, name, labels, DURATION_BUCKETS, counts, durations[at + HIST_WIDTH - 1]);
     }
   }

@@ -1,5 +1,5 @@
 // The plugins of one server block at run time, in CoreDNS's plugin.cfg order:
-//   bufsize → dns64 → loadbalance → rewrite → cache → template → hosts → forward → whoami
+//   bufsize → dnstap → dns64 → loadbalance → rewrite → cache → template → hosts → forward → whoami
 // The pipeline calls enter() once per query when the block has plugins (bufsize and rewrite
 // change the query; dns64, loadbalance and rewrite's reverter change replies, so they wrap the
 // reply channel); the block's miss path calls answerLocally() before forwarding (template, hosts,
@@ -10,8 +10,8 @@ import { analyzeReply, clientLimit, renderReply, toTemplate, type ReplyAnalysis,
 import { RCODE, TYPE } from '../dns/constants.js';
 import type { ReplyChannel } from '../server/pipeline.js';
 import { capPayload } from './bufsize.js';
-import { roundRobin } from './loadbalance.js';
-import { RewriteHandler, revertReply, rewriteQuery, type RewriteResult } from './rewrite.js';
+import { Loadbalancer } from './loadbalance.js';
+import { applyCnameRewrite, cnameRewriteTarget, RewriteHandler, revertReply, rewriteQuery, type RewriteResult } from './rewrite.js';
 import { decodeMessage, encodeMessage, rdataNames, type Message } from './message.js';
 import { TemplateHandler } from './template.js';
 import { HostsHandler } from './hosts.js';
@@ -20,6 +20,7 @@ import { whoamiReply } from './whoami.js';
 import { readEdns, writeEdns, type ClientInfo } from './rewrite-edns0.js';
 import { peerAddress } from './common.js';
 import { Dns64 } from './dns64.js';
+import { CLIENT_QUERY, CLIENT_RESPONSE, DnstapWriter } from './dnstap.js';
 
 /** Where a plugin sends a query through the whole block again (dns64's A lookup): the pipeline. */
 export interface QueryServer {
@@ -35,13 +36,17 @@ export interface Entered<P> {
 }
 
 /** What answerLocally returns: the same shape as a forwarder result, so the miss path treats both alike. */
-export type LocalResult = { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis } | { readonly ok: false; readonly detail: string };
+export type LocalResult =
+  | { readonly ok: true; readonly reply: Buffer; readonly analysis: ReplyAnalysis }
+  | { readonly ok: false; readonly detail: string; readonly quiet: boolean }; // quiet: a SERVFAIL answer, not a failure to log
 
 export class BlockPlugins {
   readonly template: TemplateHandler | null;
   readonly hosts: HostsHandler | null;
   private readonly rewrite: RewriteHandler | null;
-  private readonly dns64: Dns64 | null;
+  readonly dns64: Dns64 | null;
+  private readonly balancer: Loadbalancer | null;
+  readonly dnstap: readonly DnstapWriter[];
   private readonly local: readonly LocalAnswerer[];
   /** template or hosts: misses are answered here before forward (even without forward). */
   readonly answersLocally: boolean;
@@ -54,6 +59,8 @@ export class BlockPlugins {
     this.hosts = config.hosts ? new HostsHandler(config.hosts) : null;
     this.rewrite = config.rewrite.length > 0 ? new RewriteHandler(config.rewrite) : null;
     this.dns64 = config.dns64 ? new Dns64(config.dns64) : null;
+    this.balancer = config.loadbalance ? new Loadbalancer(config.loadbalance) : null;
+    this.dnstap = config.dnstap.map((c) => new DnstapWriter(c));
     this.local = [this.template, this.hosts].filter((h): h is TemplateHandler | HostsHandler => h !== null);
     this.answersLocally = this.local.length > 0;
     this.whoami = config.whoami;
@@ -88,24 +95,39 @@ export class BlockPlugins {
     const questionChanged = rewritten !== null && (rewritten.rules.length > 0 || q.key !== query.key);
     const revert = rewritten?.revert && questionChanged ? rewritten : null;
     const dns64 = this.dns64?.intercepts(query.qtype, query.qclass, channel.familyIndex === 1) ? this.dns64 : null;
-    const balance = this.config.loadbalance;
+    const balance = this.balancer;
     const follow = this.followsCnames && (q.qtype === TYPE.A || q.qtype === TYPE.AAAA) && !followUps.has(msg);
-    if (!revert && !balance && !dns64 && !follow) return m === msg ? null : { msg: m, query: q, channel, rcode: 0 };
+    const out = this.dnstap.length > 0 ? this.tap(msg, channel, peer) : channel;
+    if (!revert && !balance && !dns64 && !follow) return m === msg && out === channel ? null : { msg: m, query: q, channel: out, rcode: 0 };
+    const deliver = (reply: Buffer, peer: P): void => {
+      const r = balance ? balance.apply(reply) : reply;
+      if (dns64 && dns64.wants(r)) synthesizeAaaa(dns64, r, msg, query, out, peer, server);
+      else out.send(r, peer);
+    };
     const finish = (reply: Buffer, peer: P): void => {
-      let out = revert ? fit(revertReply(reply, msg, revert), msg, query, channel.tcp) : reply;
-      if (balance) out = roundRobin(out);
-      if (dns64 && dns64.wants(out)) synthesizeAaaa(dns64, out, msg, query, channel, peer, server);
-      else channel.send(out, peer);
+      if (!revert) return deliver(reply, peer);
+      const reverted = fit(revertReply(reply, msg, revert), msg, query, channel.tcp);
+      // rewrite cname: the new target is looked up through the server (CoreDNS's upstream).
+      const target = followUps.has(msg) ? null : cnameRewriteTarget(revert, reverted);
+      const lookup = target ? rewriteQuery(msg, query.questionEnd, target, query.qtype, query.qclass) : null;
+      if (!lookup) return deliver(reverted, peer);
+      followUps.add(lookup);
+      lookUp(server, lookup, channel, peer, (up, p) => deliver(fit(applyCnameRewrite(reverted, target!, up), msg, query, channel.tcp), p));
     };
-    const wrapped: ReplyChannel<P> = {
-      tcp: channel.tcp,
-      familyIndex: channel.familyIndex,
-      router: channel.router,
-      discard: (peer) => channel.discard(peer),
-      remote: (peer) => channel.remote(peer),
-      send: (reply, peer) => (follow ? followCname(reply, m, q, channel, peer, server, finish) : finish(reply, peer)),
-    };
+    const wrapped = withSend(out, (reply, peer) => (follow ? followCname(reply, m, q, channel, peer, server, finish) : finish(reply, peer)));
     return { msg: m, query: q, channel: wrapped, rcode: 0 };
+  }
+
+  /** dnstap: CLIENT_QUERY now, CLIENT_RESPONSE with the reply the client gets. */
+  private tap<P>(msg: Buffer, channel: ReplyChannel<P>, peer: P): ReplyChannel<P> {
+    const client = peerAddress(channel.remote(peer)) ?? { address: Buffer.alloc(4), port: 0 };
+    const queryTimeMs = Date.now();
+    for (const w of this.dnstap) w.tap({ type: CLIENT_QUERY, tcp: channel.tcp, address: client.address, port: client.port, queryTimeMs, message: w.config.full ? msg : undefined });
+    return withSend(channel, (reply, p) => {
+      const responseTimeMs = Date.now();
+      for (const w of this.dnstap) w.tap({ type: CLIENT_RESPONSE, tcp: channel.tcp, address: client.address, port: client.port, queryTimeMs, responseTimeMs, message: w.config.full ? reply : undefined });
+      channel.send(reply, p);
+    });
   }
 
   /** template, then hosts: a local reply, a failure (SERVFAIL), or null to forward. */
@@ -116,7 +138,7 @@ export class BlockPlugins {
       const a = handler.answer(q);
       if (a === null) continue;
       const analysis = a.reply && analyzeReply(a.reply);
-      if (!a.reply || !analysis) return { ok: false, detail: a.error ?? `${handler === this.template ? 'template' : 'hosts'}: SERVFAIL for ${q.name}` };
+      if (!a.reply || !analysis) return { ok: false, detail: a.error ?? `${handler === this.template ? 'template' : 'hosts'}: SERVFAIL for ${q.name}`, quiet: a.error === undefined };
       return { ok: true, reply: a.reply, analysis };
     }
     return null;
@@ -131,6 +153,8 @@ export class BlockPlugins {
 
   close(): void {
     this.hosts?.close();
+    for (const w of this.dnstap) w.close();
+    this.balancer?.close();
   }
 }
 
@@ -147,7 +171,7 @@ function fit(reply: Buffer, clientMsg: Buffer, query: ParsedQuery, tcp: boolean)
   return analysis ? renderReply(toTemplate(reply, analysis, query.questionEnd), clientMsg, query, { ttl: -1, authoritative: false, limit }) : reply;
 }
 
-/** The lookups template CNAME follow-ups send through the pipeline: they are not followed again. */
+/** The lookups CNAME follow-ups (template, rewrite cname) send through the pipeline: not followed again. */
 const followUps = new WeakSet<Buffer>();
 
 /**
@@ -161,25 +185,32 @@ function followCname<P>(reply: Buffer, clientMsg: Buffer, query: ParsedQuery, ch
   const lookup = target ? rewriteQuery(clientMsg, query.questionEnd, target, query.qtype, query.qclass) : null;
   if (!m || !lookup) return finish(reply, peer);
   followUps.add(lookup);
-  let answered = false;
-  const once = (up: Buffer, p: P): void => {
-    if (answered) return;
-    answered = true;
-    const upstream = up === reply ? null : decodeMessage(up);
+  lookUp(server, lookup, channel, peer, (up, p) => {
+    const upstream = up && decodeMessage(up);
     if (!upstream) return finish(reply, p);
     m.answer.push(...upstream.answer);
     if (upstream.flags & 0x0200) m.flags |= 0x0200;
     finish(encodeMessage(m) ?? reply, p);
+  });
+}
+
+/**
+ * Sends `query` through the whole server (what CoreDNS's upstream lookup does) with a channel
+ * that hands the one reply to `done` instead of the client (null when the query was dropped).
+ */
+function lookUp<P>(server: QueryServer, query: Buffer, channel: ReplyChannel<P>, peer: P, done: (reply: Buffer | null, peer: P) => void): void {
+  let answered = false;
+  const once = (reply: Buffer | null, p: P): void => {
+    if (answered) return;
+    answered = true;
+    done(reply, p);
   };
-  const capture: ReplyChannel<P> = {
-    tcp: channel.tcp,
-    familyIndex: channel.familyIndex,
-    router: channel.router,
-    remote: (p) => channel.remote(p),
-    send: once,
-    discard: (p) => once(reply, p),
-  };
-  server.handle(lookup, capture, peer);
+  server.handle(query, withSend(channel, once, (p) => once(null, p)), peer);
+}
+
+/** A channel like `channel` whose replies go to `send` (and drops to `discard`). */
+function withSend<P>(channel: ReplyChannel<P>, send: (reply: Buffer, peer: P) => void, discard: (peer: P) => void = (p) => channel.discard(p)): ReplyChannel<P> {
+  return { tcp: channel.tcp, familyIndex: channel.familyIndex, router: channel.router, remote: (p) => channel.remote(p), send, discard };
 }
 
 /** The end of the answer's CNAME chain when nothing of `qtype` is there for it; null otherwise. */
@@ -196,20 +227,8 @@ function danglingCnameTarget(m: Message, qtype: number): string | null {
 function synthesizeAaaa<P>(dns64: Dns64, aaaaReply: Buffer, clientMsg: Buffer, query: ParsedQuery, channel: ReplyChannel<P>, peer: P, server: QueryServer): void {
   const aQuery = Buffer.from(clientMsg);
   aQuery.writeUInt16BE(1, query.nameEnd); // qtype A
-  let answered = false;
-  const once = (reply: Buffer, p: P): void => {
-    if (answered) return;
-    answered = true;
-    const synthesized = dns64.synthesize(aaaaReply, reply);
+  lookUp(server, aQuery, channel, peer, (reply, p) => {
+    const synthesized = reply && dns64.synthesize(aaaaReply, reply);
     channel.send(synthesized ? fit(synthesized, clientMsg, query, channel.tcp) : aaaaReply, p);
-  };
-  const capture: ReplyChannel<P> = {
-    tcp: channel.tcp,
-    familyIndex: channel.familyIndex,
-    router: channel.router,
-    remote: (p) => channel.remote(p),
-    send: once,
-    discard: (p) => once(aaaaReply, p),
-  };
-  server.handle(aQuery, capture, peer);
+  });
 }

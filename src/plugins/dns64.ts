@@ -60,6 +60,8 @@ export function embed(prefix: Buffer, prefixLength: number, v4: Uint8Array): Buf
 
 export class Dns64 {
   private readonly prefix: Buffer;
+  /** coredns_dns64_requests_translated_total */
+  translated = 0;
 
   constructor(readonly config: Dns64Config) {
     this.prefix = addressBytes(config.prefix)!;
@@ -92,6 +94,8 @@ export class Dns64 {
     );
     // Header of the AAAA reply (ID, RD, CD, RA) with NOERROR and the A reply's TC (CoreDNS SetReply + Truncated).
     const flags = (original.flags & ~(0x0400 | 0x0200 | 0x0020 | 0x000f)) | (a.flags & 0x0200); // AA, TC, AD, rcode
-    return encodeMessage({ id: original.id, flags, questions: original.questions, answer, authority: a.authority, additional: a.additional });
+    const out = encodeMessage({ id: original.id, flags, questions: original.questions, answer, authority: a.authority, additional: a.additional });
+    if (out) this.translated++;
+    return out;
   }
 }

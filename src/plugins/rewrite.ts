@@ -3,13 +3,14 @@
 // for `exact`), `answer name` or `answer value` the records' names mapped back. Rules apply in
 // Corefile order; a matching `stop` rule (the default) ends the list, `continue` goes on. Reply
 // rules run in reverse order over the authority, answer and additional records, as CoreDNS does.
-// Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl, edns0
-// (rewrite-edns0.ts). The cname and rcode fields are accepted with a warning and not applied.
+// Supported fields: name (exact, prefix, suffix, substring, regex), type, class, ttl, rcode, edns0
+// (rewrite-edns0.ts), cname (the CNAME target swapped and the new target looked up).
 import type { RawRewriteRule } from '../config/plugin-schemas.js';
 import type { NameMatch, RewriteRuleConfig } from '../config/types.js';
 import type { BlockBuilder, Directive } from '../config/corefile.js';
 import { HEADER_SIZE, TYPE } from '../dns/constants.js';
 import { goRegExp } from './common.js';
+import { RCODE_BY_NAME } from './rr-text.js';
 import { parseClass, parseType } from '../dns/qtypes.js';
 import { decodeMessage, encodeMessage, nameToWire, type Record } from './message.js';
 import { applyEdns0, parseEdns0Args, type ClientInfo, type EdnsState } from './rewrite-edns0.js';
@@ -18,11 +19,7 @@ import { applyEdns0, parseEdns0Args, type ClientInfo, type EdnsState } from './r
 // Corefile: rewrite [continue|stop] FIELD [TYPE] [(FROM TO)|TTL] [OPTIONS], or the block form
 // rewrite [continue|stop] { name ...  answer ... }
 
-const MATCHES: readonly NameMatch[] = ['exact', 'prefix', 'suffix', 'substring', 'regex'];
-const UNSUPPORTED_FIELDS: { readonly [f: string]: string } = {
-  cname: 'CNAME target rewriting is not supported',
-  rcode: 'response code rewriting is not supported',
-};
+const UNSUPPORTED_FIELDS: { readonly [f: string]: string } = {};
 
 export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
   let args = d.args.map((a) => a.text);
@@ -60,6 +57,17 @@ export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
       else if (rest.length === 3) Object.assign(raw, { match: rest[0].toLowerCase(), name: rest[1], ttl: rest[2] });
       else return fail('ttl rules take [MATCH] NAME TTL');
       break;
+    case 'cname':
+      // CoreDNS lower-cases FROM and TO but does not add the trailing dot: CNAME targets have it.
+      if (rest.length === 2) Object.assign(raw, { match: 'exact', from: rest[0].toLowerCase(), to: rest[1].toLowerCase() });
+      else if (rest.length === 3) Object.assign(raw, { match: rest[0].toLowerCase(), from: rest[1].toLowerCase(), to: rest[2].toLowerCase() });
+      else return fail(`too few (${rest.length}) arguments for a cname rule`);
+      break;
+    case 'rcode':
+      if (rest.length === 3) Object.assign(raw, { match: 'exact', name: rest[0], from: rest[1], to: rest[2] });
+      else if (rest.length === 4) Object.assign(raw, { match: rest[0].toLowerCase(), name: rest[1], from: rest[2], to: rest[3] });
+      else return fail('rcode rules take [MATCH] NAME FROM TO');
+      break;
     case 'edns0': {
       const parsed = parseEdns0Args(rest);
       if ('ignoredReason' in parsed) {
@@ -67,7 +75,11 @@ export function parseRewriteDirective(d: Directive, b: BlockBuilder): void {
         return;
       }
       if ('error' in parsed) return fail(parsed.error);
-      Object.assign(raw, parsed.rule);
+      // Only the fields this option uses, so convert-corefile writes readable YAML.
+      const r = parsed.rule;
+      Object.assign(raw, { option: r.option, action: r.action });
+      if (r.option === 'local') Object.assign(raw, { code: r.code }, r.variable ? { variable: r.variable } : r.action === 'unset' ? {} : { data: r.data });
+      if (r.option === 'subnet' && r.action !== 'unset') Object.assign(raw, { v4Bits: r.v4Bits, v6Bits: r.v6Bits });
       break;
     }
     case 'answer':
@@ -169,6 +181,19 @@ export function validateRewriteRule(r: RawRewriteRule): { config: RewriteRuleCon
       const code = r.option === 'nsid' ? 3 : r.option === 'subnet' ? 8 : r.code;
       return { config: { field: 'edns0', stop, edns0: { option: r.option, action: r.action, code, data: r.data.toLowerCase(), variable: r.variable, v4Bits: r.v4Bits, v6Bits: r.v6Bits } } };
     }
+    case 'cname':
+      if (r.match === 'regex' && typeof goRegExp(r.from) === 'string') return { field: 'from', error: goRegExp(r.from) as string };
+      return { config: { field: 'cname', stop, match: r.match, from: r.from, to: r.to } };
+    case 'rcode': {
+      const code = (text: string): number | undefined => (/^\d+$/.test(text) ? Number(text) : RCODE_BY_NAME[text.toUpperCase()]);
+      const from = code(String(r.from));
+      const to = code(String(r.to));
+      // The 4-bit header rcodes; the extended ones (BADSIG ...) live in the OPT record.
+      if (from === undefined || from > 15) return { field: 'from', error: `must be a response code from NOERROR (0) to 15, got ${JSON.stringify(r.from)}` };
+      if (to === undefined || to > 15) return { field: 'to', error: `must be a response code from NOERROR (0) to 15, got ${JSON.stringify(r.to)}` };
+      if (r.match === 'regex' && typeof goRegExp(r.name) === 'string') return { field: 'name', error: goRegExp(r.name) as string };
+      return { config: { field: 'rcode', stop, match: r.match, name: r.match === 'regex' ? r.name : normalizeName(r.name), from, to } };
+    }
     case 'ttl': {
       const range = ttlRange(String(r.ttl));
       if (!range) return { field: 'ttl', error: `must be a TTL: a number, or a range MIN-MAX, -MAX or MIN-, got ${JSON.stringify(r.ttl)}` };
@@ -192,7 +217,11 @@ function maxGroupUsed(text: string): number {
 type StringRewriter = (name: string) => string;
 
 /** What a reply needs on its way back. */
-type ResponseRule = { readonly kind: 'name' | 'value'; readonly rewrite: StringRewriter } | { readonly kind: 'ttl'; readonly min: number; readonly max: number };
+type ResponseRule =
+  | { readonly kind: 'name' | 'value'; readonly rewrite: StringRewriter }
+  | { readonly kind: 'ttl'; readonly min: number; readonly max: number }
+  | { readonly kind: 'rcode'; readonly from: number; readonly to: number }
+  | { readonly kind: 'cname'; readonly target: StringRewriter };
 
 /** {n} groups of a regex match replaced in a template (CoreDNS regexStringRewriter). */
 function regexRewriter(re: RegExp, replacement: string): StringRewriter {
@@ -271,6 +300,12 @@ export class RewriteHandler {
       } else if (config.field === 'ttl') {
         if (config.match === 'regex') regex = goRegExp(config.name) as RegExp;
         staticRules.push({ kind: 'ttl', min: config.min, max: config.max });
+      } else if (config.field === 'cname') {
+        regex = config.match === 'regex' ? (goRegExp(config.from) as RegExp) : null;
+        staticRules.push({ kind: 'cname', target: cnameTarget(config.match, config.from, config.to, regex) });
+      } else if (config.field === 'rcode') {
+        if (config.match === 'regex') regex = goRegExp(config.name) as RegExp;
+        staticRules.push({ kind: 'rcode', from: config.from, to: config.to });
       }
       return { config, regex, staticRules };
     });
@@ -312,6 +347,7 @@ export class RewriteHandler {
           }
           break;
         case 'ttl':
+        case 'rcode':
           if (nameMatches(c.match, c.name, r.regex, name)) {
             rules.push(...r.staticRules);
             done = true;
@@ -319,6 +355,11 @@ export class RewriteHandler {
           break;
         case 'edns0':
           done = edns !== null && applyEdns0(c.edns0, edns.state, name, qtype, edns.client);
+          break;
+        case 'cname':
+          // Always "done" in CoreDNS: the reply decides whether a CNAME target matches.
+          rules.push(...r.staticRules);
+          done = true;
           break;
       }
       if (!done) continue;
@@ -369,7 +410,7 @@ function applyRules(rules: readonly ResponseRule[], r: Record): void {
     const rule = rules[i];
     if (rule.kind === 'name') r.name = rule.rewrite(r.name);
     else if (rule.kind === 'ttl') r.ttl = r.ttl < rule.min ? rule.min : r.ttl > rule.max ? rule.max : r.ttl;
-    else {
+    else if (rule.kind === 'value') {
       // CoreDNS rewrites the first name of the RDATA (CNAME/DNAME/NS/PTR target, MX, SRV, SOA mname).
       const part = r.rdata.find((p) => !Buffer.isBuffer(p));
       if (part && !Buffer.isBuffer(part)) {
@@ -380,6 +421,54 @@ function applyRules(rules: readonly ResponseRule[], r: Record): void {
   }
 }
 
+/** CoreDNS getFromAndToTarget: the new target for a CNAME target, or the same string when the rule does not apply. */
+function cnameTarget(match: NameMatch, from: string, to: string, re: RegExp | null): StringRewriter {
+  return (target) => {
+    switch (match) {
+      case 'exact':
+        return target === from ? to : target;
+      case 'prefix':
+        return target.startsWith(from) ? to + target.slice(from.length) : target;
+      case 'suffix':
+        return target.endsWith(from) ? target.slice(0, target.length - from.length) + to : target;
+      case 'substring':
+        return target.includes(from) ? target.split(from).join(to) : target;
+      case 'regex':
+        return regexRewriter(re!, to)(target);
+    }
+  };
+}
+
+/** `rewrite cname`: the new target when an answer CNAME matches a rule; null otherwise. */
+export function cnameRewriteTarget(result: RewriteResult, reply: Buffer): string | null {
+  const rules = result.rules.filter((r): r is Extract<ResponseRule, { kind: 'cname' }> => r.kind === 'cname');
+  if (rules.length === 0) return null;
+  const m = decodeMessage(reply);
+  for (const r of m?.answer ?? []) {
+    if (r.type !== TYPE.CNAME) continue;
+    const target = (r.rdata[0] as { name: string }).name;
+    for (let i = rules.length - 1; i >= 0; i--) {
+      const next = rules[i].target(target);
+      if (next !== target) return next;
+    }
+  }
+  return null;
+}
+
+/** CoreDNS cnameTargetRule: every answer CNAME now points at `to`, followed by the lookup's records owned by `to`. */
+export function applyCnameRewrite(reply: Buffer, to: string, lookup: Buffer | null): Buffer {
+  const m = decodeMessage(reply);
+  const up = lookup && decodeMessage(lookup);
+  if (!m || !up) return reply;
+  const lower = to.toLowerCase();
+  m.answer = [
+    ...m.answer.filter((r) => r.type === TYPE.CNAME).map((r) => ({ ...r, rdata: [{ name: to }] })),
+    ...up.answer.filter((r) => r.name.toLowerCase() === lower),
+  ];
+  m.flags = (m.flags & ~0x0200) | (up.flags & 0x0200); // TC from the lookup
+  return encodeMessage(m) ?? reply;
+}
+
 /** The reply with the client's question back and the reply rules applied; the input if it cannot be decoded. */
 export function revertReply(reply: Buffer, clientMsg: Buffer, result: RewriteResult): Buffer {
   const m = decodeMessage(reply);
@@ -387,5 +476,11 @@ export function revertReply(reply: Buffer, clientMsg: Buffer, result: RewriteRes
   if (!m || !client || client.questions.length !== 1) return reply;
   if (m.questions.length === 1) m.questions[0] = client.questions[0];
   for (const section of [m.authority, m.answer, m.additional]) for (const r of section) applyRules(result.rules, r);
+  // rcode rules act on the header, for every reply (CoreDNS runs them once per record, so a reply
+  // without any record or OPT would keep its rcode there).
+  for (let i = result.rules.length - 1; i >= 0; i--) {
+    const rule = result.rules[i];
+    if (rule.kind === 'rcode' && (m.flags & 0x0f) === rule.from) m.flags = (m.flags & ~0x0f) | rule.to;
+  }
   return encodeMessage(m) ?? reply;
 }

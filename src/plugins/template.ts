@@ -139,12 +139,15 @@ interface CompiledEntry {
 
 const ANY = 255;
 
-/** Counters for coredns_template_* (matches, template and RR failures). */
+/** Counters for coredns_template_*: matches by zone, class and type (NUL-joined); RR failures also by section and template. */
 export class TemplateStats {
-  matches = 0;
-  templateFailures = 0;
-  rrFailures = 0;
+  readonly matches = new Map<string, number>();
+  readonly rrFailures = new Map<string, number>();
 }
+
+const bump = (m: Map<string, number>, key: string): void => {
+  m.set(key, (m.get(key) ?? 0) + 1);
+};
 
 export class TemplateHandler {
   private readonly templates: CompiledEntry[];
@@ -167,14 +170,15 @@ export class TemplateHandler {
       const data = this.match(t, q);
       if (data === 'next') continue;
       if (data === 'servfail') return { rcode: RCODE.SERVFAIL };
-      this.stats.matches++;
+      const labels = [data.Zone, data.Class, data.Type].join('\0');
+      bump(this.stats.matches, labels);
       if (t.config.rcode === RCODE.SERVFAIL) return { rcode: RCODE.SERVFAIL };
       const sections: Record[][] = [[], [], []];
       for (let s = 0; s < 3; s++) {
         for (const tpl of t.sections[s]) {
           const parsed = parseRr(tpl(data));
           if (!parsed.ok) {
-            this.stats.rrFailures++;
+            bump(this.stats.rrFailures, [labels, SECTIONS[s], t.config[SECTIONS[s]][t.sections[s].indexOf(tpl)]].join('\0'));
             return { rcode: RCODE.SERVFAIL, error: `template: ${parsed.error}` };
           }
           sections[s].push(parsed.record);

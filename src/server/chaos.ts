@@ -4,63 +4,31 @@
 // - `id.server.` / `hostname.bind.` (RFC 4892): hostname/pid/random, for operators debugging on
 //   the node ("which cache answered?"). node-cache's Corefile loads no `chaos` plugin, so pods
 //   never learned the node's hostname or a PID from it; neither do they from us.
-// - `<nonce>.instance-check.node-local-dns.`: the shutdown instance check (node/instance-probe.ts).
+// - `<nonce>.instance-check.node-local-dns.`: the shutdown instance check (node-setup/instance-probe.ts).
 //   The answer proves it came from node-local-dns (a value derived from the nonce, which a stray
 //   server answering anything cannot produce), names the instance with a token (the same in
 //   every worker thread of one instance, and neither hostname nor PID) and says whether that instance is serving or stopping.
-import { hostname, networkInterfaces } from 'node:os';
-import { createHash, randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ParsedQuery } from '../dns/query.js';
-import { workerThreadData } from '../cluster/thread-data.js';
-import { OPT_RR_SIZE, writeClientOpt } from '../dns/reply.js';
-import { FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, TYPE } from '../dns/constants.js';
+import { workerThreadData } from '../util/thread-data.js';
+import { CHECK_SUFFIX, INSTANCE_ID, NONCE_CHARS, instanceCheckText } from '../util/instance-identity.js';
+import { writeClientOpt } from '../dns/reply.js';
+import { zoneToWire } from './zone-router.js';
+import { CLASS_CH, FLAG_AA, FLAG_QR, FLAG_RD, HEADER_SIZE, OPT_RR_SIZE, TYPE } from '../dns/constants.js';
 
-export const CLASS_CH = 3;
-/** This process's id; worker threads (`workers` > 1) get the main thread's. */
-export const INSTANCE_ID = workerThreadData?.instanceId ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
 /** What this thread answers: the process id, plus `/wN` in worker thread N (which worker answered). */
-export const ANSWER_ID = workerThreadData ? `${INSTANCE_ID}/w${workerThreadData.index}` : INSTANCE_ID;
-
-/**
- * Name of this instance in instance-check answers: derived from INSTANCE_ID (so every worker
- * thread answers with the same token) without showing hostname or PID.
- */
-export const INSTANCE_TOKEN = createHash('sha256').update(`token/${INSTANCE_ID}`).digest('hex').slice(0, 16);
-
-export const CHECK_SUFFIX = 'instance-check.node-local-dns.';
-/** Hex characters of the nonce label (16 random bytes). */
-export const NONCE_CHARS = 32;
-/** First word of an instance-check answer (the format's version). */
-export const CHECK_MARKER = 'nld-instance-check-1';
-
-export type InstanceState = 'serving' | 'stopping';
-let state: InstanceState = 'serving';
-
-/** From now on instance-check answers say `stopping` (shutdown started: not a successor to keep rules for). */
-export function markInstanceStopping(): void {
-  state = 'stopping';
-}
-
-/** The value only node-local-dns derives from a nonce; proves the answer is in our format. */
-export function instanceProof(nonce: string): string {
-  return createHash('sha256').update(`${CHECK_MARKER}/${nonce.toLowerCase()}`).digest('hex').slice(0, 32);
-}
-
-/** The TXT text of an instance-check answer: marker, proof, token, state. */
-export function instanceCheckText(nonce: string, token = INSTANCE_TOKEN, instanceState: InstanceState = state): string {
-  return `${CHECK_MARKER} ${instanceProof(nonce)} ${token} ${instanceState}`;
-}
+const ANSWER_ID = workerThreadData ? `${INSTANCE_ID}/w${workerThreadData.index}` : INSTANCE_ID;
 
 export const NOT_CHAOS = 0;
-export const CHAOS_ID = 1;
-export const CHAOS_INSTANCE_CHECK = 2;
+const CHAOS_ID = 1;
+const CHAOS_INSTANCE_CHECK = 2;
 export type ChaosKind = typeof NOT_CHAOS | typeof CHAOS_ID | typeof CHAOS_INSTANCE_CHECK;
 
 // Key = lower-case wire name + type + class + DO/CD byte (ignored here).
 const TXT_CH = '\x00\x10\x00\x03';
 const ID_QUESTIONS = ['\x02id\x06server\x00', '\x08hostname\x04bind\x00'].map((n) => `${n}${TXT_CH}`);
-const CHECK_QUESTION_TAIL = `${CHECK_SUFFIX.split('.').filter(Boolean).map((l) => `${String.fromCharCode(l.length)}${l}`).join('')}\x00${TXT_CH}`;
+const CHECK_QUESTION_TAIL = `${zoneToWire(CHECK_SUFFIX)}${TXT_CH}`;
 
 /** Which CH TXT query about this instance `query` is, if any. */
 export function chaosKind(query: ParsedQuery): ChaosKind {

@@ -7,35 +7,20 @@
 //   [ERROR] plugin/errors: 1234 errors like '<last error>' occurred in last 5s
 import type { Logger } from '../log/logger.js';
 import { typeName } from '../dns/qtypes.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
 
 const WINDOW_MS = 5000;
 const PREFIX = '[ERROR] plugin/errors: ';
 
-/** The errors plugin's text for one failed query. */
-function formatErrorLine(rcode: number, qname: string, qtype: number, error: string): string {
-  return `${PREFIX}${rcode} ${qname} ${typeName(qtype)}: ${error}`;
-}
-
 export class RateLimitedErrorLog {
-  private readonly windows = new Map<string, { count: number; last: string; timer: NodeJS.Timeout }>();
+  private readonly log: RateLimitedLog;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(logger: Logger) {
+    this.log = new RateLimitedLog(logger, WINDOW_MS, (count, last, seconds) => `${PREFIX}${count} errors like '${last}' occurred in last ${seconds}s`);
+  }
 
   /** One failed query: `qname` lower-cased with the trailing dot, as CoreDNS's request.Name(). */
   report(zone: string, rcode: number, qname: string, qtype: number, error: string): void {
-    const window = this.windows.get(zone);
-    if (window) {
-      window.count++;
-      window.last = error;
-      return;
-    }
-    this.logger.error({ zone, rcode }, formatErrorLine(rcode, qname, qtype, error));
-    const timer = setTimeout(() => {
-      const w = this.windows.get(zone);
-      this.windows.delete(zone);
-      if (w && w.count > 0) this.logger.error({ zone, suppressed: w.count }, `${PREFIX}${w.count} errors like '${w.last}' occurred in last ${WINDOW_MS / 1000}s`);
-    }, WINDOW_MS);
-    timer.unref();
-    this.windows.set(zone, { count: 0, last: error, timer });
+    this.log.report(zone, `${PREFIX}${rcode} ${qname} ${typeName(qtype)}: ${error}`, { fields: { zone }, lineFields: { rcode }, last: error });
   }
 }

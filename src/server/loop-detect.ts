@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { buildQuery } from '../dns/reply.js';
+import { encodeName } from '../dns/names.js';
+import { encodeQuery } from '../dns/question.js';
 import { TYPE } from '../dns/constants.js';
 import { parseQuery } from '../dns/query.js';
 
@@ -57,7 +58,9 @@ function probeName(zone: string): string {
 
 /** Sends one probe and waits up to `waitMs` (or until the reply); returns a finding on a loop. */
 export async function probeForLoop(target: LoopProbeTarget, registry: LoopProbeRegistry, waitMs: number): Promise<LoopFinding | null> {
-  const query = buildQuery(probeName(target.zone), TYPE.HINFO, randomBytes(2).readUInt16BE(0));
+  const name = encodeName(probeName(target.zone));
+  if (!name.ok) return null; // a zone too long to take two more labels: nothing to probe with
+  const query = encodeQuery({ id: randomBytes(2).readUInt16BE(0), name: name.wire, qtype: TYPE.HINFO });
   const parsed = parseQuery(query);
   if (!parsed.ok) return null;
   const key = parsed.query.key;

@@ -1,16 +1,17 @@
 // The path of one query, the same for UDP and TCP: parse what the decision needs, pick the zone,
-// answer from the cache (copy + patch, no decode), or forward a miss (coalesced) and answer when
-// it returns; error replies for everything else. Counts everything; logs nothing per query unless
-// the block has a query log. Never throws out of handle().
+// ask the block's cache handler (cache/handler.ts: a hit now, or a miss answered when it returns)
+// and render the reply; error replies for everything else. Counts everything; logs nothing per
+// query unless the block has a query log. Never throws out of handle().
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
 import { forwardableQuery, isInternetClass, parseQuery, type ParsedQuery, type QueryRejection } from '../dns/query.js';
 import { clientLimit, errorReply, renderReply } from '../dns/reply.js';
 import { RCODE, TYPE } from '../dns/constants.js';
-import { FRESH } from '../cache/response-cache.js';
 import { PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, type DnsStats, type ZoneStats } from '../metrics/dns-stats.js';
 import type { ZoneRouter, Route } from './zone-router.js';
-import type { MissOutcome } from './block.js';
+import type { MissOutcome } from '../cache/handler.js';
+import { isRefusal } from './block.js';
+import { BackgroundFailures } from '../util/background.js';
 import { QueryLog } from './query-log.js';
 import { RateLimitedErrorLog } from './error-log.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
@@ -34,6 +35,8 @@ export class QueryPipeline {
   private readonly queryLog: QueryLog;
   private readonly errors: RateLimitedErrorLog;
   private readonly panics: RateLimitedLog;
+  /** A failed background refresh: counted in coredns_panics_total and logged, like a failed query. */
+  private readonly background: BackgroundFailures;
   inFlight = 0;
   readonly loopProbes = new LoopProbeRegistry();
   /**
@@ -51,6 +54,7 @@ export class QueryPipeline {
     this.queryLog = new QueryLog(logger.child({ component: 'log' }));
     this.errors = new RateLimitedErrorLog(logger.child({ component: 'errors' }));
     this.panics = new RateLimitedLog(logger.child({ component: 'server' }));
+    this.background = new BackgroundFailures(() => this.dnsStats.panics++, logger.child({ component: 'server' }));
   }
 
   handle<P>(received: Buffer, channel: ReplyChannel<P>, peer: P): void {
@@ -101,26 +105,12 @@ export class QueryPipeline {
         ({ msg, query, channel } = entered);
       }
     }
-    const cache = block.cache;
-    if (cache) {
-      const hit = cache.lookup(query.key);
-      if (hit) {
-        const reply = renderReply(hit.entry, msg, query, { ttl: hit.ttlSeconds, authoritative: true, limit: clientLimit(query, channel.tcp) });
-        this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
-        if (hit.state === FRESH) {
-          if (cache.shouldPrefetch(hit)) {
-            cache.stats.prefetches++;
-            block.refresh(query.key);
-          }
-        } else {
-          cache.stats.servedStale++;
-          if (!hit.entry.refreshing) {
-            cache.stats.prefetches++; // CoreDNS counts stale refreshes as prefetches
-            block.refresh(query.key);
-          }
-        }
-        return;
-      }
+    // The hit path (cache/handler.ts may start a prefetch or stale refresh): copy + patch, no decode.
+    const hit = block.handler.lookup(query.key, this.background.report);
+    if (hit !== undefined) {
+      const reply = renderReply(hit.entry, msg, query, { ttl: hit.ttlSeconds, authoritative: true, limit: clientLimit(query, channel.tcp) });
+      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
+      return;
     }
     if (!block.forwards(query.key) && !block.plugins?.answersLocally) {
       const whoami = block.plugins?.whoamiReply(msg, query, channel.remote(peer), channel.tcp);
@@ -131,24 +121,36 @@ export class QueryPipeline {
       return;
     }
     this.inFlight++;
-    block.resolveMiss(query.key, msg, query.questionEnd, channel.tcp).then(
+    block.handler.miss(query.key, msg, query.questionEnd, channel.tcp).then(
       (outcome) => {
         this.inFlight--;
-        this.answerMiss(outcome, msg, query, route, channel, peer, proto, started);
+        try {
+          this.answerMiss(outcome, msg, query, route, channel, peer, proto, started);
+        } catch (err) {
+          this.failMiss(err, msg, query, route, channel, peer, proto, started);
+        }
       },
       (err: unknown) => {
         this.inFlight--;
-        this.dnsStats.panics++;
-        this.errors.report(route.zone, RCODE.SERVFAIL, keyToPresentationName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
-        this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+        this.failMiss(err, msg, query, route, channel, peer, proto, started);
       },
     );
   }
 
   /**
-   * An exception escaped the handling of one query (a bug): counted in coredns_panics_total and
-   * logged at most once per interval, as CoreDNS recovers a panic in one query and keeps serving.
+   * A bug on the miss path: counted as a panic, logged, and the client still gets SERVFAIL. If even
+   * that throws, the query is discarded so that its TCP in-flight slot is freed. Never throws.
    */
+  private failMiss<P>(err: unknown, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
+    this.dnsStats.panics++;
+    try {
+      this.errors.report(route.zone, RCODE.SERVFAIL, keyToPresentationName(query.key), query.qtype, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+      this.reply(errorReply(msg, RCODE.SERVFAIL, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
+    } catch {
+      channel.discard(peer);
+    }
+  }
+
   panic(err: unknown, server: string): void {
     this.dnsStats.panics++;
     this.panics.report('panic', `Recovered from panic in server: "${server}" ${(err as Error)?.stack ?? String(err)}`);
@@ -156,21 +158,13 @@ export class QueryPipeline {
 
   private answerMiss<P>(outcome: MissOutcome, msg: Buffer, query: ParsedQuery, route: Route, channel: ReplyChannel<P>, peer: P, proto: number, started: number): void {
     if (outcome.ok) {
-      const reply = renderReply(outcome.template, msg, query, { ttl: outcome.ttlSeconds, authoritative: false, limit: clientLimit(query, channel.tcp) });
+      // fromCache: a stale entry answered for a failed upstream (serve_stale), authoritative like a hit.
+      const reply = renderReply(outcome.template, msg, query, { ttl: outcome.ttlSeconds, authoritative: outcome.fromCache, limit: clientLimit(query, channel.tcp) });
       this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
       return;
     }
-    const cache = route.block.cache;
-    // serve_stale: the upstream failed, so an expired answer (TTL 0) beats SERVFAIL (RFC 8767).
-    const stale = cache?.staleFallback(query.key);
-    if (cache && stale) {
-      cache.stats.servedStale++;
-      const reply = renderReply(stale, msg, query, { ttl: 0, authoritative: true, limit: clientLimit(query, channel.tcp) });
-      this.reply(reply, route.stats, proto, PLUGIN_CACHE, started, channel, peer, route, query, msg.length);
-      return;
-    }
-    const rcode = outcome.refused ? RCODE.REFUSED : RCODE.SERVFAIL;
-    this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.detail);
+    const rcode = isRefusal(outcome.error) ? RCODE.REFUSED : RCODE.SERVFAIL;
+    if (outcome.error.code !== 'NLD_ERR_LOCAL_SERVFAIL') this.errors.report(route.zone, rcode, keyToPresentationName(query.key), query.qtype, outcome.error.message);
     this.reply(errorReply(msg, rcode, query.questionEnd, query), route.stats, proto, PLUGIN_NONE, started, channel, peer, route, query, msg.length);
   }
 

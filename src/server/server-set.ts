@@ -10,6 +10,7 @@ import { UdpListener } from './udp-listener.js';
 import { TcpListener } from './tcp-listener.js';
 import { ZoneRouter } from './zone-router.js';
 import type { InheritedListener } from './handover.js';
+import { nldError, type Failure } from '../errors.js';
 
 export interface ListenerPair {
   readonly host: string;
@@ -25,7 +26,7 @@ export function serverLabel(host: string, port: number): string {
 
 const listenerKey = (host: string, port: number) => `${host}|${port}`;
 
-export type ApplyResult = { ok: true } | { ok: false; error: string };
+export type ApplyResult = { ok: true } | Failure;
 
 export class ServerSet {
   private readonly pairs = new Map<string, ListenerPair>();
@@ -81,7 +82,7 @@ export class ServerSet {
     return { ok: true };
   }
 
-  private async bind(host: string, port: number, server: string, router: ZoneRouter, config: Config): Promise<{ ok: true; pair: ListenerPair } | { ok: false; error: string }> {
+  private async bind(host: string, port: number, server: string, router: ZoneRouter, config: Config): Promise<{ ok: true; pair: ListenerPair } | Failure> {
     const inherited = this.inherited?.get(listenerKey(host, port));
     if (inherited?.udp && inherited.tcp) {
       this.inherited!.delete(listenerKey(host, port));
@@ -112,14 +113,14 @@ export class ServerSet {
         } catch (err) {
           await udp.close();
           if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
-          return { ok: false, error: `cannot listen on tcp ${host}:${udpPort}: ${(err as Error).message}` };
+          return { ok: false, error: nldError('NLD_ERR_LISTEN', ['tcp', host, udpPort, (err as Error).message], { host, port: udpPort }) };
         }
         return { ok: true, pair: { host, configuredPort: port, server, udp, tcp } };
       } catch (err) {
-        return { ok: false, error: `cannot listen on udp ${host}:${port}: ${(err as Error).message}` };
+        return { ok: false, error: nldError('NLD_ERR_LISTEN', ['udp', host, port, (err as Error).message], { host, port }) };
       }
     }
-    return { ok: false, error: `cannot find a free port for udp and tcp on ${host}` };
+    return { ok: false, error: nldError('NLD_ERR_LISTEN_NO_FREE_PORT', [host], { host }) };
   }
 
   /**

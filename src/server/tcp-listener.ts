@@ -85,7 +85,6 @@ export class TcpListener implements ReplyChannel<TcpClient> {
   private readonly clients = new Set<TcpClient>();
   private lastTouched: TcpClient | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
-  acceptErrors = 0;
 
   constructor(
     readonly options: TcpListenerOptions,
@@ -136,9 +135,7 @@ export class TcpListener implements ReplyChannel<TcpClient> {
    * out of descriptors; libuv has already shed the pending connection). Without a listener the
    * 'error' event would throw and end the process.
    */
-  private readonly onServerError = (): void => {
-    this.acceptErrors++;
-  };
+  private readonly onServerError = (): void => {};
 
   private accept(socket: Socket): void {
     if (this.clients.size >= this.options.maxConnections) this.evictIdlest();

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { instancesAnswering } from '../../src/node/instance-probe.js';
+import { instancesAnswering } from '../../src/node-setup/instance-probe.js';
 import { pickFreePort } from '../harness/upstream.js';
 import { waitFor } from '../harness/wait.js';
 

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { startDaemon, clusterConfigYaml, type RunningDaemon } from '../harness/daemon.js';
 import { queryUdp } from '../harness/dns-client.js';
-import { instancesAnswering, instanceCheckQuery, readInstanceCheckReply, findOtherInstance } from '../../src/node/instance-probe.js';
-import { CLASS_CH, INSTANCE_ID, INSTANCE_TOKEN, instanceCheckText } from '../../src/server/chaos.js';
+import { instancesAnswering, instanceCheckQuery, readInstanceCheckReply, findOtherInstance } from '../../src/node-setup/instance-probe.js';
+import { INSTANCE_ID, INSTANCE_TOKEN, instanceCheckText } from '../../src/util/instance-identity.js';
+import { CLASS_CH } from '../../src/dns/constants.js';
 import { buildQuery } from '../../src/dns/reply.js';
 import { TYPE } from '../../src/dns/constants.js';
 

@@ -11,7 +11,7 @@ import { Daemon } from '../../src/daemon.js';
 import { DnsStats } from '../../src/metrics/dns-stats.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { HealthState } from '../../src/health/health.js';
-import { SetupErrors } from '../../src/node/setup-errors.js';
+import { SetupErrors } from '../../src/node-setup/setup-errors.js';
 import { HttpService } from '../../src/cli/http-service.js';
 import { silentLogger } from '../../src/log/logger.js';
 

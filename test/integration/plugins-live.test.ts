@@ -13,7 +13,10 @@ import { startDaemon, type RunningDaemon } from '../harness/daemon.js';
 import { waitFor } from '../harness/wait.js';
 import { loadCorefile } from '../../src/config/corefile.js';
 import { startScriptedUpstream } from '../harness/scripted-upstream.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log/logger.js';
 import { formatIssue } from '../../src/config/load.js';
+import { parse as parseYaml } from 'yaml';
 
 const FLAG_AA = 0x400;
 const FLAG_TC = 0x200;
@@ -184,6 +187,39 @@ test('hosts without fallthrough: an unknown name in its zones is SERVFAIL, as in
   assert.equal((await queryUdp(d.server, 'other.hosts.test', 'A')).packet.rcode, 'SERVFAIL');
 });
 
+test('errors log: a template RR that does not parse is logged; SERVFAIL answers of template and hosts are not (as CoreDNS)', async (t) => {
+  const lines: { msg: string }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  const loaded = loadCorefile(
+    `quiet.test:0 {
+    bind 127.0.0.1
+    template IN A bad.quiet.test {
+      answer "{{ .Name }} 60 IN A not-an-address"
+    }
+    template IN A refused.quiet.test {
+      rcode SERVFAIL
+    }
+    hosts ${join(dir, 'none')} hosts.quiet.test {
+      10.9.9.1 known.hosts.quiet.test
+    }
+  }`,
+    'Corefile',
+  );
+  assert.ok(loaded.ok);
+  const d = await startDaemon(loaded.config, { logger: createLogger('info', sink) });
+  t.after(() => d.stop());
+  for (const name of ['x.refused.quiet.test', 'unknown.hosts.quiet.test', 'x.bad.quiet.test']) assert.equal((await queryUdp(d.server, name, 'A')).packet.rcode, 'SERVFAIL', name);
+  await waitFor(() => lines.some((l) => l.msg.startsWith('[ERROR] plugin/errors: ')), 3000, 'the errors line');
+  const errors = lines.filter((l) => l.msg.startsWith('[ERROR] plugin/errors: '));
+  assert.equal(errors.length, 1, JSON.stringify(errors));
+  assert.match(errors[0].msg, /x\.bad\.quiet\.test\. A: .*not-an-address/);
+});
+
 test('rewrite: the query is rewritten toward BIND and the answer and question are rewritten back', async () => {
   const s = fixtures.services.filter((x) => x.ipv6)[1]; // a name no other test asks for
   const short = s.name.replace('.svc.cluster.local', '.short.test');
@@ -213,6 +249,43 @@ test('rewrite: the query is rewritten toward BIND and the answer and question ar
   assert.deepEqual(regex.packet.answers.map((a) => [a.name, a.data]), [[rx, s.ipv4]]);
   // A name no rule matches is forwarded as it is.
   assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
+});
+
+test('rewrite cname: a CNAME target is swapped and the new target looked up through the server', async () => {
+  const s = fixtures.services.filter((x) => x.ipv6)[5];
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    rewrite cname exact ${fixtures.cnameOutOfZone.target}. ${s.name}.
+    forward . ${upstream.address}
+  }`);
+  const r = await queryUdp(d.server, fixtures.cnameOutOfZone.name, 'A');
+  assert.deepEqual(
+    r.packet.answers.map((a) => [a.name, a.type, a.data]),
+    [
+      [fixtures.cnameOutOfZone.name, 'CNAME', s.name],
+      [s.name, 'A', s.ipv4],
+    ],
+  );
+  // Other replies pass as they are.
+  assert.deepEqual(answerData((await queryUdp(d.server, s.name, 'AAAA')).packet, 'AAAA'), [s.ipv6]);
+});
+
+test('rewrite rcode: NXDOMAIN from BIND and SERVFAIL from hosts become NOERROR/REFUSED, with and without EDNS', async () => {
+  const d = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    rewrite continue rcode ${fixtures.nxdomain.name}. NXDOMAIN NOERROR
+    rewrite rcode suffix .hosts.cluster.local. SERVFAIL REFUSED
+    hosts ${join(dir, 'none')} hosts.cluster.local {
+      10.9.9.9 known.hosts.cluster.local
+    }
+    forward . ${upstream.address}
+  }`);
+  const nx = await queryUdp(d.server, fixtures.nxdomain.name, 'A');
+  assert.equal(nx.packet.rcode, 'NOERROR');
+  assert.equal(nx.packet.authorities[0]?.type, 'SOA');
+  assert.equal((await queryUdp(d.server, 'unknown.hosts.cluster.local', 'A')).packet.rcode, 'REFUSED');
+  assert.equal((await queryUdp(d.server, 'unknown.hosts.cluster.local', 'A', { edns: { udpSize: 1232 } })).packet.rcode, 'REFUSED');
+  assert.deepEqual(answerData((await queryUdp(d.server, 'known.hosts.cluster.local', 'A')).packet, 'A'), ['10.9.9.9']);
 });
 
 test('rewrite edns0: local, nsid and subnet options reach the upstream; the client without EDNS gets no OPT', async (t) => {
@@ -257,6 +330,37 @@ test('loadbalance: every reply has the whole RRset, in more than one order', asy
   }
   assert.ok(orders.size >= 2, `orders seen: ${[...orders].join(' | ')}`);
   assert.equal(await upstream.queryCount({ name: fixtures.headless.name }), 1, 'shuffled after the cache');
+});
+
+test('loadbalance weighted: the heavy address is on top nearly always; prefer puts a subnet first', async () => {
+  const weights = join(dir, 'weights');
+  const [heavy, ...light] = fixtures.headless.ipv4s;
+  writeFileSync(weights, `# weights\n${fixtures.headless.name}\n${heavy} 255\n${light.map((ip) => `${ip} 1`).join('\n')}\n`);
+  const weighted = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    cache 30
+    loadbalance weighted ${weights} {
+      reload 0s
+    }
+    forward . ${upstream.address}
+  }`);
+  let top = 0;
+  for (let i = 0; i < 40; i++) {
+    const ips = answerData<string>((await queryUdp(weighted.server, fixtures.headless.name, 'A')).packet, 'A');
+    assert.deepEqual([...ips].sort(), [...fixtures.headless.ipv4s].sort());
+    if (ips[0] === heavy) top++;
+  }
+  assert.ok(top >= 30, `heavy address first in ${top} of 40 (expected about 99%)`);
+  const last = fixtures.headless.ipv4s[fixtures.headless.ipv4s.length - 1];
+  const prefer = await serve(`cluster.local:0 {
+    bind 127.0.0.1
+    cache 30
+    loadbalance round_robin {
+      prefer ${last}/32
+    }
+    forward . ${upstream.address}
+  }`);
+  for (let i = 0; i < 10; i++) assert.equal(answerData<string>((await queryUdp(prefer.server, fixtures.headless.name, 'A')).packet, 'A')[0], last);
 });
 
 test('bufsize: a client advertising 4096 gets replies cut at the configured size', async () => {
@@ -328,19 +432,21 @@ test('dns64: AAAA made from A records for IPv6 clients; IPv4 clients only with a
 });
 
 test('the official nodelocaldns Corefile with every node-cache plugin added starts and serves', async () => {
-  const official = readFileSync(new URL('../fixtures/nodelocaldns.Corefile', import.meta.url), 'utf8')
+  // The ConfigMap the DaemonSet mounts (deploy/configmap.yaml), placeholders filled as at deploy time and by the daemon.
+  const configMap = parseYaml(readFileSync(new URL('../../deploy/configmap.yaml', import.meta.url), 'utf8')) as { data: { Corefile: string } };
+  const official = configMap.data.Corefile.replaceAll('__PILLAR__DNS__DOMAIN__', 'cluster.local')
     .replaceAll(':53 {', ':0 {')
-    .replaceAll('bind 169.254.20.10 10.96.0.10', 'bind 127.0.0.1')
-    .replaceAll('forward . 10.96.0.11', `forward . ${upstream.address}`)
-    .replace('forward . /etc/resolv.conf', `forward . ${upstream.address}`)
-    .replace('health 169.254.20.10:8080', 'health 127.0.0.1:0')
-    .replaceAll('prometheus :9253', 'prometheus 127.0.0.1:0')
-    .replace('    loop\n', '');
+    .replaceAll('bind __PILLAR__LOCAL__DNS__ __PILLAR__DNS__SERVER__', 'bind 127.0.0.1')
+    .replaceAll('__PILLAR__CLUSTER__DNS__', upstream.address)
+    .replaceAll('__PILLAR__UPSTREAM__SERVERS__', upstream.address)
+    .replace('health __PILLAR__LOCAL__DNS__:8080', 'health 127.0.0.1:0')
+    .replaceAll('prometheus :9253', 'prometheus 127.0.0.1:0');
+  assert.doesNotMatch(official, /__PILLAR__/);
   const extra = `
     bufsize 1232
     debug
     dns64
-    dnstap /tmp/dnstap.sock full
+    dnstap ${join(dir, 'tap.sock')} full
     metadata
     timeouts {
       idle 30s
@@ -361,7 +467,7 @@ test('the official nodelocaldns Corefile with every node-cache plugin added star
   const corefile = official.replace('cluster.local:0 {', `cluster.local:0 {${extra}`);
   const loaded = loadCorefile(corefile, 'Corefile');
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.issues.map(formatIssue).join('\n'));
-  assert.deepEqual([...new Set(loaded.config.ignored.map((i) => i.plugin))].sort(), ['debug', 'dnstap']);
+  assert.deepEqual([...new Set(loaded.config.ignored.map((i) => i.plugin))].sort(), ['debug']);
   const d = await startDaemon(loaded.config);
   daemons.push(d);
   const first = d.daemon.listeners().find((l) => d.daemon.blockRuntimes()[0].config.port === l.configuredPort) ?? d.daemon.listeners()[0];

@@ -1,6 +1,7 @@
 // The daemon process with a Corefile that uses plugins it cannot apply: it starts (never exits),
 // logs ONE warning naming each ignored directive with file:line and why, counts them in
-// nodelocaldns_config_ignored_directives{plugin}, serves pprof, and does the same again on reload.
+// nodelocaldns_config_ignored_directives{plugin}, serves pprof and the hosts/template series, and
+// does the same again on reload.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,29 +37,36 @@ test('ignored directives: one warning at start and on reload, a gauge per plugin
     bind 127.0.0.1
     errors
 ${extra}
-    hosts {
+    hosts ${join(dir, 'no-such-hosts-file')} {
       10.1.2.3 a.example.test
+      fallthrough
+    }
+    template IN TXT example.test {
+      answer "{{ .Name }} 60 IN TXT hello"
     }
     prometheus 127.0.0.1:${metricsPort}
     pprof 127.0.0.1:${pprofPort}
 }
 `,
     );
-  write('    debug\n    dnstap /var/run/dnstap.sock full');
+  write('    debug\n    dnstap tls://127.0.0.1:6000 full');
   let logs = '';
   child = spawn(process.execPath, [BUNDLE, '-conf', corefile], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d) => (logs += d));
   child.stderr!.on('data', (d) => (logs += d));
   await waitFor(() => logs.includes('node-local-dns serving'), 15_000, 'start', () => logs.slice(-2000));
   assert.equal(warnings(logs).length, 1);
-  assert.match(warnings(logs)[0], new RegExp(`debug \\(${corefile}:4\\): panic recovery.*dnstap \\(${corefile}:5\\): no dnstap output`));
+  assert.match(warnings(logs)[0], new RegExp(`debug \\(${corefile}:4\\): panic recovery.*dnstap \\(${corefile}:5\\): TLS endpoints are not supported`));
   assert.deepEqual(answerData((await queryUdp({ host: '127.0.0.1', port: dnsPort }, 'a.example.test', 'A')).packet, 'A'), ['10.1.2.3']);
+  await queryUdp({ host: '127.0.0.1', port: dnsPort }, 'b.example.test', 'TXT');
   const first = await metrics(metricsPort);
+  assert.match(first, /^coredns_hosts_entries 1$/m);
+  assert.match(first, new RegExp(`^coredns_template_matches_total\\{class="IN",server="dns://127\\.0\\.0\\.1:${dnsPort}",type="TXT",view="",zone="example\\.test\\."\\} 1$`, 'm'));
   assert.match(first, /^nodelocaldns_config_ignored_directives\{plugin="debug"\} 1$/m);
   assert.match(first, /^nodelocaldns_config_ignored_directives\{plugin="dnstap"\} 1$/m);
   assert.match(await (await fetch(`http://127.0.0.1:${pprofPort}/debug/pprof/`)).text(), /heap/);
 
-  write('    dnstap /var/run/dnstap.sock full');
+  write('    dnstap tls://127.0.0.1:6000 full');
   child.kill('SIGUSR1');
   await waitFor(() => warnings(logs).length === 2, 10_000, 'the warning again after the reload', () => logs.slice(-2000));
   assert.doesNotMatch(warnings(logs)[1], /debug/);

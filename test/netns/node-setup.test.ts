@@ -11,12 +11,12 @@ import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../../src/log/logger.js';
-import { SetupErrors } from '../../src/node/setup-errors.js';
+import { SetupErrors } from '../../src/node-setup/setup-errors.js';
 import type { NodeSetupConfig } from '../../src/config/types.js';
-import { runCommand, type Exec } from '../../src/node/exec.js';
-import { ensureInterface, removeInterface } from '../../src/node/interface.js';
-import { buildRules, ensureRules, removeRules, formatRule, ruleArgv } from '../../src/node/iptables.js';
-import { NodeSetup, FALLBACK_LOG } from '../../src/node/node-setup.js';
+import { runCommand, type Exec } from '../../src/node-setup/exec.js';
+import { ensureInterface, removeInterface } from '../../src/node-setup/interface.js';
+import { buildRules, ensureRules, removeRules, formatRule, ruleArgv } from '../../src/node-setup/iptables.js';
+import { NodeSetup, FALLBACK_LOG } from '../../src/node-setup/node-setup.js';
 import { waitFor } from '../harness/wait.js';
 
 const IPS = ['169.254.20.10', '10.96.0.10'];

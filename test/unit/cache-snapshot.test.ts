@@ -86,12 +86,12 @@ test('a damaged snapshot restores nothing and says why', () => {
   for (const [what, bytes, reason] of bad) {
     const r = decodeSnapshot(bytes);
     assert.ok(!r.ok, what);
-    assert.match(r.error, reason, what);
+    assert.match(r.error.message, reason, what);
   }
   // A store byte that is neither success nor denial.
   const storeAt = 8 + 4 + 2 + Buffer.byteLength(ID) + 4 + 2 + 'a-key'.length;
   const wrongStore = Buffer.from(data);
   wrongStore[storeAt] = 7;
   const r = decodeSnapshot(wrongStore);
-  assert.ok(!r.ok && /unknown store 7/.test(r.error), r.ok ? 'accepted' : r.error);
+  assert.ok(!r.ok && /unknown store 7/.test(r.error.message), r.ok ? 'accepted' : r.error.message);
 });

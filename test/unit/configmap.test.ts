@@ -14,7 +14,7 @@ let n = 0;
 const freshDir = (): string => join(root, `cm${++n}`);
 
 function config(result: KubeDnsResult) {
-  if (!result.ok) assert.fail(`${result.file}: ${result.reason}`);
+  if (!result.ok) assert.fail(`${result.error.file}: ${result.error.message}`);
   return result.config;
 }
 
@@ -60,21 +60,21 @@ test('a missing directory is an error naming it', () => {
   const result = readKubeDnsDir(dir);
   assert.equal(result.ok, false);
   if (!result.ok) {
-    assert.equal(result.file, dir);
-    assert.match(result.reason, /cannot read directory/);
+    assert.equal(result.error.file, dir);
+    assert.match(result.error.message, /cannot read directory/);
   }
 });
 
 test('non-UTF-8 content is an error naming the file', () => {
   const volume = createConfigMapVolume(freshDir(), { stubDomains: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) });
   const result = readKubeDnsDir(volume.dir);
-  assert.deepEqual(result, { ok: false, file: join(volume.dir, 'stubDomains'), reason: 'contains non-UTF-8 data' });
+  assert.deepEqual(result, { ok: false, error: { code: 'NLD_ERR_KUBE_CONFIGMAP_INVALID', file: join(volume.dir, 'stubDomains'), message: 'contains non-UTF-8 data' } });
 });
 
 test('an invalid key in a volume is reported with the full path of its file', () => {
   const volume = createConfigMapVolume(freshDir(), { upstreamNameservers: '["192.0.2.53", "192.0.2.54", "198.51.100.53", "198.51.100.54"]' });
   const result = readKubeDnsDir(volume.dir);
-  assert.deepEqual(result, { ok: false, file: join(volume.dir, 'upstreamNameservers'), reason: 'cannot have more than 3 entries, got 4' });
+  assert.deepEqual(result, { ok: false, error: { code: 'NLD_ERR_KUBE_CONFIGMAP_INVALID', file: join(volume.dir, 'upstreamNameservers'), message: 'cannot have more than 3 entries, got 4' } });
 });
 
 const valid: { name: string; data: Record<string, string>; want: object }[] = [
@@ -113,8 +113,8 @@ for (const c of invalid) {
     const result = parseKubeDnsData(c.data);
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.equal(result.file, c.file);
-    assert.match(result.reason, c.reason);
+    assert.equal(result.error.file, c.file);
+    assert.match(result.error.message, c.reason);
   });
 }
 

@@ -2,7 +2,7 @@
 // syntax and defaults, what is accepted with a warning (config.ignored), and errors at file:line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCorefile } from '../../src/config/corefile.js';
+import { loadCorefile, parseCorefile, rawConfigToYaml } from '../../src/config/corefile.js';
 import { loadConfigText, formatIssue } from '../../src/config/load.js';
 import type { Config, PluginsConfig } from '../../src/config/types.js';
 
@@ -101,10 +101,26 @@ const parsed: { name: string; body: string; check: (p: PluginsConfig) => void }[
         ],
       ),
   },
+  { name: 'rewrite cname (lower-cased, no dot added, as CoreDNS)', body: 'rewrite cname suffix .A.example. .b.example.\nrewrite cname x.example. y.example.', check: (p) => assert.deepEqual(p.rewrite, [{ field: 'cname', stop: true, match: 'suffix', from: '.a.example.', to: '.b.example.' }, { field: 'cname', stop: true, match: 'exact', from: 'x.example.', to: 'y.example.' }]) },
+  { name: 'rewrite rcode by name and by number', body: 'rewrite continue rcode regex (.*)\\.example\\.org SERVFAIL NOERROR\nrewrite rcode a.example.org 3 0', check: (p) => assert.deepEqual(p.rewrite, [{ field: 'rcode', stop: false, match: 'regex', name: '(.*)\\.example\\.org', from: 2, to: 0 }, { field: 'rcode', stop: true, match: 'exact', name: 'a.example.org.', from: 3, to: 0 }]) },
   { name: 'bufsize defaults to 1232', body: 'bufsize', check: (p) => assert.equal(p.bufsize, 1232) },
   { name: 'bufsize 512', body: 'bufsize 512', check: (p) => assert.equal(p.bufsize, 512) },
-  { name: 'loadbalance defaults to round_robin', body: 'loadbalance', check: (p) => assert.equal(p.loadbalance, true) },
+  { name: 'loadbalance defaults to round_robin', body: 'loadbalance', check: (p) => assert.deepEqual(p.loadbalance, { policy: 'round_robin', weightFile: null, reloadMs: 0, prefer: [] }) },
+  {
+    name: 'loadbalance weighted with reload and prefer',
+    body: 'loadbalance weighted /etc/weights {\n  reload 10s\n  prefer 10.0.0.0/8 fd00::/8\n}',
+    check: (p) => assert.deepEqual(p.loadbalance, { policy: 'weighted', weightFile: '/etc/weights', reloadMs: 10_000, prefer: ['10.0.0.0/8', 'fd00::/8'] }),
+  },
   { name: 'whoami', body: 'whoami', check: (p) => assert.equal(p.whoami, true) },
+  {
+    name: 'dnstap: socket forms, full, queue, identity and version; several per block',
+    body: 'dnstap /var/run/tap.sock full 1 2 {\n  identity node-a\n  version v1\n}\ndnstap tcp://192.0.2.1:6000',
+    check: (p) =>
+      assert.deepEqual(p.dnstap, [
+        { endpoint: { kind: 'unix', path: '/var/run/tap.sock' }, full: true, queue: 2, identity: 'node-a', version: 'v1' },
+        { endpoint: { kind: 'tcp', host: '192.0.2.1', port: 6000 }, full: false, queue: 1, identity: null, version: null },
+      ]),
+  },
   { name: 'dns64 defaults to 64:ff9b::/96', body: 'dns64', check: (p) => assert.deepEqual(p.dns64, { prefix: '64:ff9b::', prefixLength: 96, translateAll: false, allowIpv4: false }) },
   { name: 'dns64 block form', body: 'dns64 {\n  prefix 2001:db8::/32\n  translate_all\n  allow_ipv4\n}', check: (p) => assert.deepEqual(p.dns64, { prefix: '2001:db8::', prefixLength: 32, translateAll: true, allowIpv4: true }) },
 ];
@@ -119,10 +135,8 @@ test('a block without plugins has plugins: null (the query path checks only that
 
 const ignored: { name: string; body: string; plugin: string; reason: RegExp; line?: number }[] = [
   { name: 'debug', body: 'debug', plugin: 'debug', reason: /panic recovery/ },
-  { name: 'dnstap', body: 'dnstap /var/run/tap.sock full', plugin: 'dnstap', reason: /no dnstap output/ },
-  { name: 'loadbalance weighted', body: 'loadbalance weighted /etc/weights', plugin: 'loadbalance', reason: /weighted/ },
+  { name: 'dnstap to a TLS endpoint', body: 'dnstap tls://192.0.2.1:6000 full', plugin: 'dnstap', reason: /TLS endpoints/ },
   { name: 'rewrite edns0 with a server variable', body: 'rewrite edns0 local set 0xffee {server_ip}', plugin: 'rewrite', reason: /server_ip/ },
-  { name: 'rewrite cname', body: 'rewrite cname exact a.example.org b.example.org', plugin: 'rewrite', reason: /CNAME/ },
   { name: 'template with expr', body: 'template IN A {\n  expr incidr(client_ip(), "10.0.0.0/8")\n}', plugin: 'template', reason: /expr/ },
   { name: 'template with an unsupported action', body: 'template IN A {\n  answer "{{ if .Name }}x{{ end }} 60 IN A 1.1.1.1"\n}', plugin: 'template', reason: /unsupported template action/ },
   { name: 'template ederror', body: 'template IN A {\n  rcode NXDOMAIN\n  ederror 21 "blocked"\n}', plugin: 'template', reason: /ederror/, line: 4 },
@@ -170,7 +184,12 @@ const errors: { name: string; body: string; line: number; field: RegExp; reason:
   { name: 'dns64 prefix of a length RFC 6052 does not have', body: 'dns64 64:ff9b::/80', line: 2, field: /dns64\.prefix/, reason: /32, 40, 48, 56, 64, 96/ },
   { name: 'rewrite edns0 with a bad action', body: 'rewrite edns0 local add 0xffee abcd', line: 2, field: /^rewrite$/, reason: /invalid action/ },
   { name: 'rewrite edns0 subnet mask too long', body: 'rewrite edns0 subnet set 33 56', line: 2, field: /^rewrite$/, reason: /at most 32 and 128/ },
+  { name: 'dnstap without a socket', body: 'dnstap', line: 2, field: /^dnstap$/, reason: /needs a socket/ },
+  { name: 'dnstap tcp without a port', body: 'dnstap tcp://192.0.2.1', line: 2, field: /dnstap\[0\]\.endpoint/, reason: /tcp:\/\/HOST:PORT/ },
+  { name: 'rewrite rcode with an extended rcode', body: 'rewrite rcode a.example.org BADSIG NOERROR', line: 2, field: /rewrite\[0\]\.from/, reason: /0\) to 15/ },
   { name: 'bufsize out of range', body: 'bufsize 100', line: 2, field: /^bufsize$/, reason: /512 to 4096/ },
+  { name: 'loadbalance prefer with a bad CIDR', body: 'loadbalance {\n  prefer 10.0.0.0/33\n}', line: 2, field: /loadbalance\.prefer\[0\]/, reason: /must be a CIDR/ },
+  { name: 'loadbalance weighted without a file', body: 'loadbalance weighted', line: 2, field: /^loadbalance$/, reason: /missing weight file/ },
   { name: 'loadbalance unknown policy', body: 'loadbalance random', line: 2, field: /^loadbalance$/, reason: /unknown policy/ },
   { name: 'timeouts below 1s', body: 'timeouts {\n  idle 10ms\n}', line: 3, field: /timeouts\.idle/, reason: /between 1s and 24h/ },
   { name: 'a directive node-cache does not have', body: 'kubernetes cluster.local', line: 2, field: /^kubernetes$/, reason: /unsupported directive/ },
@@ -210,4 +229,31 @@ test('YAML: the same plugins, and errors naming file:line field', () => {
   const bad = loadConfigText('servers:\n  - zones: [example.org]\n    template:\n      - type: A\n        rcode: NOPE\n', 'c.yaml');
   assert.equal(bad.ok, false);
   assert.equal(bad.ok ? '' : formatIssue(bad.issues[0]), 'c.yaml:5 servers[0].template[0].rcode: must be a response code such as NOERROR or NXDOMAIN, got "NOPE"');
+});
+
+test('convert-corefile: the YAML of a Corefile with every plugin validates to the same config', () => {
+  const text = block(
+    [
+      'bufsize 1232',
+      'debug',
+      'dns64 {\n  prefix 64:ff9b::/96\n}',
+      'dnstap /var/run/tap.sock full',
+      'metadata',
+      'timeouts {\n  idle 30s\n}',
+      'pprof 127.0.0.1:6060',
+      'trace zipkin 127.0.0.1:9411',
+      'loadbalance',
+      'rewrite name suffix .a.example.org .b.example.org answer auto',
+      'rewrite edns0 subnet set 24 56',
+      'template ANY AAAA {\n  rcode NOERROR\n}',
+      'hosts {\n  10.0.0.1 h.example.org\n  fallthrough\n}',
+      'whoami',
+    ].join('\n'),
+  );
+  const parsed = parseCorefile(text, 'Corefile');
+  assert.ok(parsed.ok);
+  const yaml = rawConfigToYaml(parsed.raw, { source: 'Corefile' });
+  const fromYaml = loadConfigText(yaml, 'converted.yaml');
+  assert.ok(fromYaml.ok, fromYaml.ok ? '' : fromYaml.issues.map(formatIssue).join('\n'));
+  assert.deepEqual(fromYaml.config, load(text));
 });

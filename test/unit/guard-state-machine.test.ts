@@ -6,7 +6,8 @@ import { GuardStateMachine, type GuardState } from '../../src/guard/state-machin
 import { parseGuardArgs, GUARD_DEFAULTS } from '../../src/guard/run.js';
 import { guardRules, splitLocalIps } from '../../src/guard/node-fallback.js';
 import { isDaemonInstance, readIdServerReply } from '../../src/guard/probe.js';
-import { chaosReply, INSTANCE_ID } from '../../src/server/chaos.js';
+import { chaosReply } from '../../src/server/chaos.js';
+import { INSTANCE_ID } from '../../src/util/instance-identity.js';
 import { parseQuery } from '../../src/dns/query.js';
 import { buildQuery } from '../../src/dns/reply.js';
 

@@ -12,7 +12,7 @@ import { HealthState, HealthStats } from '../../src/health/health.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/metrics/http.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { DnsStats } from '../../src/metrics/dns-stats.js';
-import { SetupErrors } from '../../src/node/setup-errors.js';
+import { SetupErrors } from '../../src/node-setup/setup-errors.js';
 import { REUSE_PORT_SUPPORTED } from '../../src/util/features.js';
 import { waitFor } from '../harness/wait.js';
 

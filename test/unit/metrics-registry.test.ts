@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parse as parseYaml } from 'yaml';
 import { createMetricsRegistry, type MetricsSources } from '../../src/metrics/registry.js';
-import { DnsStats, DURATION_BUCKETS, PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, SIZE_BUCKETS } from '../../src/metrics/dns-stats.js';
+import { DnsStats, PLUGIN_CACHE, PLUGIN_NONE, PROTO_TCP, PROTO_UDP, SIZE_BUCKETS } from '../../src/metrics/dns-stats.js';
+import { DURATION_BUCKETS } from '../../src/util/histogram.js';
 import { CacheStats } from '../../src/cache/stats.js';
 import { ForwardStats, UpstreamStats } from '../../src/forward/stats.js';
-import { SETUP_ERROR_TYPES, SetupErrors } from '../../src/node/setup-errors.js';
+import { SETUP_ERROR_TYPES, SetupErrors } from '../../src/node-setup/setup-errors.js';
 import { SLIM_TIME_BUCKETS } from '../../src/health/health.js';
 
 interface ParsedMetric {

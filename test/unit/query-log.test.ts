@@ -50,3 +50,21 @@ test('ordinary names and the root are unchanged', () => {
   assert.equal(logged([Buffer.from('svc-1'), Buffer.from('default'), Buffer.from('svc'), Buffer.from('cluster'), Buffer.from('local')]).name, 'svc-1.default.svc.cluster.local.');
   assert.equal(logged([]).name, '.');
 });
+
+test('types, classes and rcodes are spelled as miekg/dns prints them, not from the metrics label list', () => {
+  const line = (qtype: number, qclass: number, rcode: number): string => {
+    const msg = queryFor([Buffer.from('svc'), Buffer.from('local')]);
+    msg.writeUInt16BE(qtype, msg.length - 4);
+    msg.writeUInt16BE(qclass, msg.length - 2);
+    const parsed = parseQuery(msg);
+    assert.ok(parsed.ok);
+    const reply = Buffer.from(msg);
+    reply[2] |= 0x80;
+    reply[3] = (reply[3] & 0xf0) | rcode;
+    return formatQueryLine('127.0.0.1:5353', parsed.query, true, msg.length, reply, 0.001);
+  };
+  assert.match(line(35, 1, 0), /"NAPTR IN svc\.local\. tcp /, 'NAPTR is not in the metrics type list');
+  assert.match(line(13, 3, 5), /"HINFO CH svc\.local\. tcp .*" REFUSED qr,rd /);
+  assert.match(line(65280, 254, 3), /"TYPE65280 NONE svc\.local\. tcp .*" NXDOMAIN /);
+  assert.match(line(1, 42, 2), /"A CLASS42 svc\.local\. tcp .*" SERVFAIL /);
+});

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
-import { ZoneRouter, zoneToWire } from '../../src/server/zone-router.js';
+import { WireZones, ZoneRouter, zoneToWire } from '../../src/server/zone-router.js';
 import type { BlockRuntime } from '../../src/server/block.js';
 import { DnsStats } from '../../src/metrics/dns-stats.js';
 import { parseQuery } from '../../src/dns/query.js';
@@ -102,4 +102,25 @@ test('blocks lists each block once; stats objects are shared per (server, zone)'
   assert.deepEqual(router.blocks.map(blockName).sort(), ['cluster', 'svc']);
   assert.equal(router.match(keyFor('a.cluster.local'))?.stats, stats.zone(SERVER, 'cluster.local.'));
   assert.equal(router.dropped, stats.zone(SERVER, 'dropped'));
+});
+
+test('WireZones (forward except): the zone and names under it, the root covers all, a dot inside a label is no boundary', () => {
+  const except = new WireZones([
+    ['blocked.cluster.local.', 'blocked'],
+    ['in-addr.arpa.', 'reverse'],
+  ] as const);
+  assert.equal(except.match(keyFor('blocked.cluster.local')), 'blocked');
+  assert.equal(except.match(keyFor('X.Blocked.Cluster.Local')), 'blocked');
+  assert.equal(except.match(keyFor('1.0.96.10.in-addr.arpa', 'PTR')), 'reverse');
+  assert.equal(except.match(keyFor('svc.cluster.local')), undefined);
+  assert.equal(except.match(keyFor('notblocked.cluster.local')), undefined);
+  // One label "a.blocked" under cluster.local: its text ends with ".blocked.cluster.local." but it is not under that zone.
+  const msg = dnsPacket.encode({ type: 'query', id: 1, questions: [{ name: 'x.cluster.local', type: 'A' }] });
+  const forged = Buffer.concat([msg.subarray(0, 12), Buffer.from('\x09a.blocked\x07cluster\x05local\x00', 'latin1'), msg.subarray(msg.length - 4)]);
+  const parsed = parseQuery(forged);
+  assert.ok(parsed.ok);
+  assert.equal(except.match(parsed.query.key), undefined);
+  const everything = new WireZones([['.', true]] as const);
+  assert.equal(everything.match(keyFor('anything.example')), true);
+  assert.equal(everything.match(keyFor('.', 'NS')), true);
 });

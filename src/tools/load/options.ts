@@ -60,7 +60,7 @@ export type ParseResult =
   | { ok: true; help: true }
   | { ok: false; error: string };
 
-export const LIMITS = {
+const LIMITS = {
   maxConcurrency: 10_000,
   maxDurationMs: 3_600_000,
   maxCount: 1_000_000_000,

@@ -17,7 +17,7 @@ export interface ProgressSnapshot {
   p99Ms: number;
 }
 
-export const PROGRESS_INTERVAL_MS = 250;
+const PROGRESS_INTERVAL_MS = 250;
 
 export function progressEnabled(out: OutStream, quiet: boolean, json: boolean): boolean {
   return out.isTTY === true && !quiet && !json;

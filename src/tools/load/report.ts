@@ -28,7 +28,7 @@ export interface LoadReport {
 // Formatting helpers
 
 /** Milliseconds with ~3 significant digits: 0.0412, 0.412, 4.12, 41.2, 412. */
-export function fmtMs(ms: number): string {
+function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return '-';
   if (ms === 0) return '0';
   if (ms < 0.1) return ms.toFixed(4);
@@ -159,7 +159,7 @@ function plotHeight(b: Box): number {
 }
 
 /** Ticks for a log axis: powers of ten, with 2 and 5 added on short ranges. */
-export function logTicks(lo: number, hi: number): number[] {
+function logTicks(lo: number, hi: number): number[] {
   const ticks: number[] = [];
   const decades = Math.log10(hi / lo);
   const steps = decades < 3 ? [1, 2, 5] : [1];
@@ -238,7 +238,7 @@ interface Bin {
 }
 
 /** Regroup the fine histogram into `count` equal-width bins on a log scale. */
-export function logBins(buckets: HistogramBucket[], count = 60): Bin[] {
+function logBins(buckets: HistogramBucket[], count = 60): Bin[] {
   if (buckets.length === 0) return [];
   let lo = Math.max(buckets[0].lowMs, buckets[0].highMs / 2, 1e-6);
   let hi = buckets[buckets.length - 1].highMs;

@@ -10,7 +10,7 @@
 // and keeps a per-second time series (count, errors, p50, p99, max) built by
 // reusing one histogram for the current second.
 
-export const OUTCOMES = [
+const OUTCOMES = [
   'ok', // NOERROR with an answer of the asked type
   'nodata', // NOERROR without one
   'nxdomain',

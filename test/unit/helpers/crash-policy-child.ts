@@ -3,7 +3,7 @@
 //   rejections N   : N unhandled rejections, then "panics=N" and "alive" one timer later
 //   throw          : an exception thrown from a timer; the teardown prints "teardown done"
 //   throw-hang     : the same, but the teardown never finishes (the deadline exits)
-import { installCrashPolicy } from '../../../src/cli/crash-policy.js';
+import { installCrashPolicy } from '../../../src/util/crash-policy.js';
 import { createLogger } from '../../../src/log/logger.js';
 
 const [mode, arg] = process.argv.slice(2);

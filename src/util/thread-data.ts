@@ -1,6 +1,7 @@
 // What a DNS worker thread is told at birth (workerData), and how code tells the main thread from
-// a worker thread. Kept apart from worker.ts so that modules every thread loads (chaos, for the
-// id.server answer) can read it without importing the worker's lifecycle.
+// a worker thread. Written by cluster/primary.ts, read by modules every thread loads (server/chaos
+// for the id.server answer, main.ts to start a worker): here, below both, so that server/ never
+// imports cluster/ (cluster/ runs servers).
 import { isMainThread, workerData } from 'node:worker_threads';
 
 export interface WorkerThreadData {

@@ -12,7 +12,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { buildQuery } from '../dns/reply.js';
 import { skipName } from '../dns/query.js';
 import { HEADER_SIZE, TYPE } from '../dns/constants.js';
-import { CHECK_MARKER, CHECK_SUFFIX, CLASS_CH, INSTANCE_TOKEN, NONCE_CHARS, instanceProof, type InstanceState } from '../server/chaos.js';
+import { CHECK_MARKER, CHECK_SUFFIX, INSTANCE_TOKEN, NONCE_CHARS, instanceProof, type InstanceState } from '../util/instance-identity.js';
+import { CLASS_CH } from '../dns/constants.js';
 
 export interface InstanceAnswer {
   readonly token: string;

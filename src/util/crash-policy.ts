@@ -21,7 +21,7 @@
 //   listener; the kubelet restarts the container and the rules come back on start. If the
 //   teardown itself hangs or throws, the process exits anyway after FATAL_EXIT_MS.
 import type { Logger } from '../log/logger.js';
-import { RateLimitedLog } from '../util/rate-limited-log.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 
 /** Longest a fatal teardown may take before the process exits regardless. */
 export const FATAL_EXIT_MS = 10_000;

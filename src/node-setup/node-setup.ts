@@ -19,7 +19,7 @@ import type { Exec } from './exec.js';
 import { ensureInterface, removeInterface, removeAddresses, type EnsureInterfaceResult, type InterfaceFallback, type InterfaceOptions } from './interface.js';
 import { buildRules, ensureRules, removeRules, ruleKey, type EnsureRulesResult, type IptablesOptions, type IptablesRule } from './iptables.js';
 import { findOtherInstance, type OtherInstanceCheck } from './instance-probe.js';
-import { markInstanceStopping } from '../server/chaos.js';
+import { markInstanceStopping } from '../util/instance-identity.js';
 
 export interface NodeSetupDeps {
   readonly logger: Logger;
