@@ -97,8 +97,10 @@ export class ServerSet {
       await tcp.start(inherited.tcp, inherited);
       return { ok: true, pair: { host, configuredPort: port, server, udp, tcp } };
     }
-    // With port 0 (tests), TCP takes the port the kernel gave UDP; retry if that one is taken for TCP.
-    for (let attempt = 0; attempt < 5; attempt++) {
+    // With port 0 (tests), TCP takes the port the kernel gave UDP; retry if that one is taken for
+    // TCP. On a busy machine (thousands of client connections in the ephemeral range) a handful of
+    // tries is not enough, and each try is cheap.
+    for (let attempt = 0; attempt < 50; attempt++) {
       const udp = new UdpListener({ host, port, receiveBufferBytes: config.udp.receiveBufferBytes, sendBufferBytes: config.udp.sendBufferBytes, reusePort: this.reusePort }, router, this.pipeline, this.dnsStats);
       try {
         const udpPort = await udp.start();
