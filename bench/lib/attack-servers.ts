@@ -49,8 +49,9 @@ export function corefile(o: CorefileOptions & { port: number; upstream: string; 
 `;
 }
 
-/** Descriptor limit for every server (a container's default is far higher than the attacks need). */
-export const SERVER_NOFILE = 16_384;
+/** Descriptor limit for every server: 16,384 (containers have more), or what our hard limit allows. */
+const hardNofile = Number(spawnSync('prlimit', ['--pid', String(process.pid), '--nofile', '--output', 'HARD', '--noheadings'], { encoding: 'utf8' }).stdout.trim());
+export const SERVER_NOFILE = Number.isFinite(hardNofile) && hardNofile > 0 ? Math.min(16_384, hardNofile) : 16_384;
 const PROBE = '_attack-probe.cluster.local';
 
 export interface AttackServer {
