@@ -279,12 +279,13 @@ export const configSchema = z
         maxQueuedBytesPerConnection: positiveInt.default(65_536),
       })
       .prefault({}),
-    // The receive buffer bounds how long a query can wait to be read: about 832 bytes per queued
-    // datagram, and the kernel doubles what is asked. 256 KiB holds about 630 queries (a few ms
-    // of work; CoreDNS keeps the kernel default, about 256); 8 MiB held 10,000, and under
-    // overload every answer waited for all of them (bench/udp-overload.ts).
+    // The receive buffer bounds how long a query can wait to be read, and how large a burst is
+    // absorbed: about 832 bytes per queued datagram, and the kernel doubles what is asked. 1 MiB
+    // holds about 2,500 queries: under overload answers wait ~15 ms (8 MiB held 10,000 and they
+    // waited 55-190 ms), while a pause of ~150 ms at 8k qps still loses nothing (256 KiB dropped
+    // there, and a dropped query costs a glibc client 5 s). bench/udp-overload.ts, bench/attacks.ts.
     udp: z
-      .strictObject({ receiveBuffer: positiveInt.default(256 << 10), sendBuffer: positiveInt.default(8 << 20) })
+      .strictObject({ receiveBuffer: positiveInt.default(1 << 20), sendBuffer: positiveInt.default(8 << 20) })
       .prefault({}),
     workers: positiveInt.max(64).default(1),
     reload: z.strictObject({ interval: duration.default(0) }).default({ interval: 0 }),
