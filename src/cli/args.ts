@@ -8,7 +8,6 @@
 import { isIP } from 'node:net';
 import {
   DEFAULT_BASE_COREFILE,
-  DEFAULT_KUBE_DNS_DIR,
   DEFAULT_UPSTREAM_SERVICE,
   DEFAULT_INTERFACE_NAME,
   DEFAULT_SYNC_INTERVAL_MS,
@@ -21,19 +20,6 @@ import {
 } from '../config/flags.js';
 import { parseHostPort } from '../config/values.js';
 
-export {
-  DEFAULT_BASE_COREFILE,
-  DEFAULT_KUBE_DNS_DIR,
-  DEFAULT_UPSTREAM_SERVICE,
-  DEFAULT_INTERFACE_NAME,
-  DEFAULT_SYNC_INTERVAL_MS,
-  DEFAULT_HEALTH_PORT,
-  DEFAULT_SETUP_METRICS_LISTEN,
-  DEFAULT_DNS_PORT,
-  LOG_LEVELS,
-  type LogLevel,
-  type CliFlags,
-};
 
 export type ArgsResult = { ok: true; flags: CliFlags } | { ok: false; error: string };
 

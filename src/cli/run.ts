@@ -3,7 +3,7 @@
 // metrics HTTP), reload on file changes and SIGUSR1, and shut down on SIGTERM/SIGINT/SIGQUIT.
 import { rmSync } from 'node:fs';
 import { writeFileWithMode } from '../util/write-file.js';
-import type { CliFlags } from './args.js';
+import type { CliFlags } from '../config/flags.js';
 import { resolveConfig, type ResolvedConfig } from '../config/sources.js';
 import { formatIssue } from '../config/load.js';
 import type { Config } from '../config/types.js';

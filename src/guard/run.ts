@@ -4,7 +4,8 @@
 // and this file carries out its decisions on the node (./node-fallback.ts) and the relay
 // (./relay.ts), logs each transition and counts it. /health and /metrics on -guard-health-port.
 import { hostname } from 'node:os';
-import { parseArgs, type CliFlags } from '../cli/args.js';
+import { parseArgs } from '../cli/args.js';
+import type { CliFlags } from '../config/flags.js';
 import { parseDuration } from '../config/values.js';
 import { clusterDnsFromEnv } from '../kube/template.js';
 import type { NodeSetupConfig } from '../config/types.js';

@@ -2,7 +2,8 @@
 // and subcommand detection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs, parseSubcommand, parseSyncInterval, type CliFlags } from '../../src/cli/args.js';
+import { parseArgs, parseSubcommand, parseSyncInterval } from '../../src/cli/args.js';
+import type { CliFlags } from '../../src/config/flags.js';
 
 function flags(argv: string[]): CliFlags {
   const result = parseArgs(argv);
