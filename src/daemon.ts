@@ -152,6 +152,7 @@ export class Daemon {
   /** Blocks for a config; caches and forwarders whose settings did not change are carried over. */
   private buildBlocks(config: Config, previous: readonly BlockRuntime[]): BlockRuntime[] {
     const claimed = new Set<BlockRuntime>();
+    const claimedForwarders = new Set<BlockRuntime>();
     return config.servers.map((block) => {
       const servers = block.bind.map((host) => serverLabel(host, block.port));
       // Keep a cache across reloads (CoreDNS empties it) when its settings and listeners are the
@@ -169,7 +170,10 @@ export class Daemon {
         claimed.add(cacheDonor);
         cacheDonor.cache!.stats.zones = block.zones.join(',');
       }
-      const forwardDonor = previous.find((p) => sameJson(p.config.forward, block.forward));
+      // Each block keeps its own forwarder (its own max_concurrent budget and pool), as at start:
+      // two blocks with the same forward settings must not end up sharing one after a reload.
+      const forwardDonor = previous.find((p) => p.forwarder && sameJson(p.config.forward, block.forward) && !claimedForwarders.has(p));
+      if (forwardDonor) claimedForwarders.add(forwardDonor);
       const reuse = { ...(cacheDonor ? { cache: cacheDonor.cache } : {}), ...(forwardDonor ? { forwarder: forwardDonor.forwarder } : {}) };
       return BlockRuntime.create(block, servers, this.clock, Math.max(config.udp.receiveBufferBytes, UPSTREAM_UDP_BUFFER_BYTES), reuse, this.background.report);
     });

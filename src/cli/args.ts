@@ -2,7 +2,7 @@
 // `-x=v`, booleans as `-x` or `-x=false`, `--` ends flags) including the CoreDNS flags node-cache
 // reads (-conf, -dns.port/-p, -pidfile, -quiet, -version, -plugins), plus ours (--config,
 // --log-level). Validation matches node-cache where it is fatal there (-localip entries must be IPs
-// of one family, a trailing comma is fatal; ports numeric). Also splits off the subcommand.
+// (IPv4 and IPv6 may be mixed, unlike node-cache), a trailing comma is fatal; ports numeric). Also splits off the subcommand.
 // Pure: no file system access (the /etc/kube-dns default is resolved by config/sources.ts, as
 // node-cache does at sync start), no logging, never exits the process.
 import { isIP } from 'node:net';

@@ -11,6 +11,7 @@ import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.
 import { fixtures } from '../harness/zone.js';
 import { waitFor as waitForCondition } from '../harness/wait.js';
 import { queryUdp } from '../harness/dns-client.js';
+import { configFromYaml, startDaemon as startInProcess } from '../harness/daemon.js';
 
 const BUNDLE = 'dist/node-local-dns.cjs';
 const dir = mkdtempSync(join(tmpdir(), 'nld-reload-'));
@@ -92,4 +93,29 @@ test('config changes apply in place; bad configs keep the last good one', { skip
   child.kill('SIGTERM');
   await waitFor(() => child!.exitCode !== null, 5000, 'exit');
   assert.equal(child.exitCode, 0);
+});
+
+test('a reload keeps one forwarder per block: two blocks with the same forward settings do not end up sharing one', async () => {
+  const yaml = (extraZone: string) => `servers:
+  - zones: [cluster.local]
+    bind: [127.0.0.1]
+    port: 0
+    forward: { to: ["127.0.0.1:9"], forceTCP: true }
+  - zones: [in-addr.arpa${extraZone}]
+    bind: [127.0.0.1]
+    port: 0
+    forward: { to: ["127.0.0.1:9"], forceTCP: true }
+`;
+  const nld = await startInProcess(yaml(''));
+  try {
+    assert.equal(new Set(nld.daemon.forwarders()).size, 2, 'one forwarder per block at start');
+    const before = nld.daemon.forwarders();
+    const result = await nld.daemon.reload(configFromYaml(yaml(', ip6.arpa')));
+    assert.equal(result.ok, true);
+    const after = nld.daemon.forwarders();
+    assert.equal(new Set(after).size, 2, 'still one forwarder per block after the reload');
+    assert.ok(after.every((f) => before.includes(f)), 'both forwarders (and their pools) were kept');
+  } finally {
+    await nld.stop();
+  }
 });
