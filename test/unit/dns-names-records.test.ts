@@ -83,8 +83,8 @@ test('readName refuses a compression loop', () => {
 });
 
 test('resolv.conf: nameservers (3 at most), last search/domain wins, ndots capped at 15', () => {
-  const conf = parseResolvConf('nameserver 10.96.0.10\nnameserver fe80::1%eth0\nnameserver 1.1.1.1\nnameserver 9.9.9.9\ndomain x.local\nsearch ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:50 timeout:2 attempts:3 edns0 # comment\n');
-  assert.deepEqual(conf.nameservers, ['10.96.0.10', 'fe80::1', '1.1.1.1']);
+  const conf = parseResolvConf('nameserver 10.96.0.10\nnameserver fe80::1%eth0\nnameserver 192.0.2.1\nnameserver 198.51.100.9\ndomain x.local\nsearch ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:50 timeout:2 attempts:3 edns0 # comment\n');
+  assert.deepEqual(conf.nameservers, ['10.96.0.10', 'fe80::1', '192.0.2.1']);
   assert.deepEqual(conf.search, ['ns.svc.cluster.local.', 'svc.cluster.local.', 'cluster.local.']);
   assert.equal(conf.ndots, 15);
   assert.equal(conf.timeoutSeconds, 2);
