@@ -37,19 +37,24 @@ export interface DaemonProcessOptions {
   readonly nodeArgs?: string[];
 }
 
+/** The servers: list of one cluster.local block on 127.0.0.1:`port`, forwarding over TCP (`forward`: more forward fields). */
+export function clusterBlockYaml(port: number, upstream: string, forward = ''): string {
+  return `servers:
+  - zones: [cluster.local]
+    bind: [127.0.0.1]
+    port: ${port}
+    cache: { success: { capacity: 1000, maxTTL: 30 }, denial: { capacity: 1000, maxTTL: 5 } }
+    forward: { to: ["${upstream}"], forceTCP: true${forward ? `, ${forward}` : ''} }
+`;
+}
+
 export async function startDaemonProcess(o: DaemonProcessOptions): Promise<DaemonProcess> {
   const port = await pickFreePort();
   const metricsPort = await pickFreePort();
   const file = join(o.dir, `${o.name}.yaml`);
   writeFileSync(
     file,
-    `servers:
-  - zones: [cluster.local]
-    bind: [127.0.0.1]
-    port: ${port}
-    cache: { success: { capacity: 1000, maxTTL: 30 }, denial: { capacity: 1000, maxTTL: 5 } }
-    forward: { to: ["${o.upstream}"], forceTCP: true }
-metrics: { listen: "127.0.0.1:${metricsPort}" }
+    `${clusterBlockYaml(port, o.upstream)}metrics: { listen: "127.0.0.1:${metricsPort}" }
 ${o.top ?? ''}
 `,
   );

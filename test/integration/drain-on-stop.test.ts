@@ -13,6 +13,7 @@ import { startFaultRelay, type FaultRelay } from '../harness/fault-relay.js';
 import { fixtures } from '../harness/zone.js';
 import { waitFor } from '../harness/wait.js';
 import { queryTcp, queryUdp } from '../harness/dns-client.js';
+import { clusterBlockYaml } from '../harness/daemon-process.js';
 
 const BUNDLE = 'dist/node-local-dns.cjs';
 const dir = mkdtempSync(join(tmpdir(), 'nld-drain-'));
@@ -43,13 +44,7 @@ test('SIGTERM with misses in flight: every one is answered before the process ex
   const configFile = join(dir, 'config.yaml');
   writeFileSync(
     configFile,
-    `servers:
-  - zones: [cluster.local]
-    bind: [127.0.0.1]
-    port: ${port}
-    cache: { success: { capacity: 1000, maxTTL: 30 }, denial: { capacity: 1000, maxTTL: 5 } }
-    forward: { to: ["${relay.address}"], forceTCP: true, timeout: 5s }
-log: { level: warn }
+    `${clusterBlockYaml(port, relay.address, 'timeout: 5s')}log: { level: warn }
 `,
   );
   const child = spawn(process.execPath, [BUNDLE, '--config', configFile, '-pidfile', pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });

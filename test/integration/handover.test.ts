@@ -14,6 +14,8 @@ import { waitFor } from '../harness/wait.js';
 import { queryUdp } from '../harness/dns-client.js';
 import dnsPacket from 'dns-packet';
 import { REUSE_PORT_SUPPORTED } from '../../src/util/features.js';
+import { killAll } from '../harness/processes.js';
+import { clusterBlockYaml } from '../harness/daemon-process.js';
 
 const BUNDLE = 'dist/node-local-dns.cjs';
 const dir = mkdtempSync(join(tmpdir(), 'nld-handover-'));
@@ -28,13 +30,7 @@ after(async () => {
     const last = readPid(file);
     if (last) pids.add(last);
   }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killAll(pids);
   await upstream?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -69,13 +65,7 @@ async function handOverUnderLoad(t: TestContext, workers: number): Promise<void>
   const configFile = join(dir, `config-${workers}.yaml`);
   writeFileSync(
     configFile,
-    `servers:
-  - zones: [cluster.local]
-    bind: [127.0.0.1]
-    port: ${port}
-    cache: { success: { capacity: 1000, maxTTL: 30 }, denial: { capacity: 1000, maxTTL: 5 } }
-    forward: { to: ["${upstream.address}"], forceTCP: true }
-health: { listen: "127.0.0.1:${healthPort}" }
+    `${clusterBlockYaml(port, upstream.address)}health: { listen: "127.0.0.1:${healthPort}" }
 log: { level: warn }
 workers: ${workers}
 `,

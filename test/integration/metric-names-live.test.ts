@@ -18,30 +18,14 @@ import { HealthState } from '../../src/health/health.js';
 import { SetupErrors } from '../../src/node-setup/setup-errors.js';
 import { HttpService } from '../../src/cli/http-service.js';
 import { silentLogger } from '../../src/log/logger.js';
+import { samples } from '../harness/prometheus.js';
 
 interface Queried {
   queried: { metrics: Record<string, { labels: string[]; usedBy: string[] }>; sources: Record<string, string> };
 }
 const NAMES = JSON.parse(readFileSync(new URL('../../deploy/monitoring/metric-names.json', import.meta.url), 'utf8')) as Queried;
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
 
-function samples(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `bad sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
-}
 
 let upstream: Upstream;
 let daemon: Daemon;

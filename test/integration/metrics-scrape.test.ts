@@ -14,6 +14,7 @@ import { HealthState } from '../../src/health/health.js';
 import { SetupErrors } from '../../src/node-setup/setup-errors.js';
 import { HttpService } from '../../src/cli/http-service.js';
 import { silentLogger } from '../../src/log/logger.js';
+import { samples } from '../harness/prometheus.js';
 
 let upstream: Upstream;
 let daemon: Daemon;
@@ -22,19 +23,6 @@ let health: HealthState;
 let metricsUrl = '';
 let healthUrl = '';
 
-/** Sample lines of a scrape: name{labels} value. */
-function samples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `bad sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
-}
 
 function value(all: ReturnType<typeof samples>, name: string, want: Record<string, string>): number {
   const hits = all.filter((s) => s.name === name && Object.entries(want).every(([k, v]) => s.labels[k] === v));

@@ -16,6 +16,7 @@ import { pickFreePort, startUpstream, type Upstream } from '../harness/upstream.
 import { fixtures } from '../harness/zone.js';
 import { waitFor } from '../harness/wait.js';
 import { queryUdp } from '../harness/dns-client.js';
+import { killAll } from '../harness/processes.js';
 
 const BUNDLE = 'dist/node-local-dns.cjs';
 const dir = mkdtempSync(join(tmpdir(), 'nld-warm-'));
@@ -23,13 +24,7 @@ const pids = new Set<number>();
 let upstream: Upstream | undefined;
 
 after(async () => {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  killAll(pids);
   await upstream?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
